@@ -1,0 +1,66 @@
+"""Settings, read from the environment when first needed (never at import)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str = "local"
+    table_name: str = "assistants-runs"
+    run_expires_after_seconds: int = 600
+    active_index_shards: int = 4
+    run_queue_url: str | None = None
+    # Which provider answers a run's model, and how run models map to provider model IDs.
+    model_provider: str = "echo"
+    model_map: dict[str, str] = field(default_factory=dict)
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    bedrock_region: str | None = None
+    # The sweeper.
+    queued_resend_after_seconds: int = 60
+    cancelling_finalise_after_seconds: int = 30
+    sweep_max_runs: int = 1000
+    sweep_time_budget_seconds: int = 45
+    retention_days: int = 0
+    # Requests.
+    max_body_bytes: int = 1024 * 1024
+    api_key_cache_seconds: int = 60
+    poll_after_ms: int = 500
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage == "local"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    return Settings(
+        stage=env.get("STAGE", "local"),
+        table_name=env.get("TABLE_NAME", "assistants-runs"),
+        run_expires_after_seconds=_int(env, "RUN_EXPIRES_AFTER_SECONDS", 600),
+        active_index_shards=_int(env, "ACTIVE_INDEX_SHARDS", 4),
+        run_queue_url=env.get("RUN_QUEUE_URL") or None,
+        model_provider=env.get("MODEL_PROVIDER", "echo"),
+        model_map=json.loads(env.get("MODEL_MAP") or "{}"),
+        openai_base_url=env.get("OPENAI_COMPAT_BASE_URL") or None,
+        openai_api_key=env.get("OPENAI_COMPAT_API_KEY") or None,
+        bedrock_region=env.get("BEDROCK_REGION") or None,
+        queued_resend_after_seconds=_int(env, "QUEUED_RESEND_AFTER_SECONDS", 60),
+        cancelling_finalise_after_seconds=_int(env, "CANCELLING_FINALISE_AFTER_SECONDS", 30),
+        sweep_max_runs=_int(env, "SWEEP_MAX_RUNS", 1000),
+        sweep_time_budget_seconds=_int(env, "SWEEP_TIME_BUDGET_SECONDS", 45),
+        retention_days=_int(env, "RETENTION_DAYS", 0),
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
+        api_key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 60),
+        poll_after_ms=_int(env, "POLL_AFTER_MS", 500),
+    )
