@@ -1,0 +1,74 @@
+"""The one small interface every model provider implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # a JSON object, serialised
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One entry of the conversation sent to a model.
+
+    `user`/`assistant` carry text; an `assistant` turn that called tools carries `tool_calls`;
+    a `tool` message carries one call's output in `text`, with `tool_call_id`.
+    """
+
+    role: Literal["user", "assistant", "tool"]
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    model: str  # the provider's model ID (after the configured mapping)
+    instructions: str
+    messages: tuple[ChatMessage, ...]
+    # Function tools only, as {"name", "description"?, "parameters"?, "strict"?}.
+    tools: tuple[dict[str, Any], ...] = ()
+    # "auto" | "none" | "required" | {"type": "function", "function": {"name": ...}}
+    tool_choice: str | dict[str, Any] = "auto"
+    parallel_tool_calls: bool = True
+    response_format: str | dict[str, Any] = "auto"
+    temperature: float | None = None
+    top_p: float | None = None
+    max_completion_tokens: int | None = None  # what is left of the run's budget
+
+
+@dataclass(frozen=True)
+class ModelResponse:
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    # True when the reply stopped at max_completion_tokens.
+    truncated: bool = False
+    raw_stop_reason: str | None = field(default=None, compare=False)
+
+
+class ProviderError(Exception):
+    """A provider call that failed; `code` is what the run's last_error reports."""
+
+    def __init__(
+        self, message: str, code: Literal["server_error", "rate_limit_exceeded"] = "server_error"
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ModelProvider(Protocol):
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        """Ask the model for one turn. Raises ProviderError on failure."""
+        ...
+
+    def count_prompt_tokens(self, request: ModelRequest) -> int:
+        """An estimate of the prompt's size in tokens, before sending it."""
+        ...

@@ -1,0 +1,86 @@
+"""The `echo` model: deterministic and offline (CONTRACT.md, "The echo model")."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..domain.ids import new_id
+from .base import ChatMessage, ModelRequest, ModelResponse, ToolCall
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def _first_json_object(text: str) -> str:
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return json.dumps(value, separators=(",", ":"))
+    return "{}"
+
+
+def _names_in(text: str, names: list[str]) -> list[str]:
+    return [n for n in names if re.search(rf"\b{re.escape(n)}\b", text)]
+
+
+def _trailing_tool_outputs(messages: tuple[ChatMessage, ...]) -> list[str] | None:
+    """The outputs of the last tool round, if the conversation ends with one."""
+    outputs: list[str] = []
+    for message in reversed(messages):
+        if message.role != "tool":
+            break
+        outputs.append(message.text)
+    return list(reversed(outputs)) if outputs else None
+
+
+def _calls_for(request: ModelRequest, last_user: str) -> list[str]:
+    names = [t["name"] for t in request.tools]
+    choice: Any = request.tool_choice
+    if not names or choice == "none":
+        return []
+    if isinstance(choice, dict):
+        forced = choice.get("function", {}).get("name")
+        return [forced] if forced in names else []
+    named = _names_in(last_user, names)
+    if choice == "required" and not named:
+        named = names[:1]
+    return named if request.parallel_tool_calls else named[:1]
+
+
+class EchoProvider:
+    def count_prompt_tokens(self, request: ModelRequest) -> int:
+        texts = [request.instructions, *(m.text for m in request.messages)]
+        return sum(len(_words(t)) for t in texts)
+
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        prompt_tokens = self.count_prompt_tokens(request)
+        outputs = _trailing_tool_outputs(request.messages)
+        if outputs is not None:
+            return self._reply("\n".join(outputs), request, prompt_tokens)
+        last_user = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
+        names = _calls_for(request, last_user)
+        if names:
+            arguments = _first_json_object(last_user)
+            calls = tuple(ToolCall(new_id("call"), name, arguments) for name in names)
+            return ModelResponse(tool_calls=calls, prompt_tokens=prompt_tokens)
+        return self._reply(last_user, request, prompt_tokens)
+
+    @staticmethod
+    def _reply(text: str, request: ModelRequest, prompt_tokens: int) -> ModelResponse:
+        words = _words(text)
+        limit = request.max_completion_tokens
+        if limit is not None and len(words) > limit:
+            return ModelResponse(
+                text=" ".join(words[:limit]),
+                prompt_tokens=prompt_tokens,
+                completion_tokens=limit,
+                truncated=True,
+            )
+        return ModelResponse(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(words))
