@@ -1,0 +1,35 @@
+"""How work reaches the worker: a job is a small JSON object, delivered at least once."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+Job = dict[str, Any]
+
+
+def run_job(project: str, thread_id: str, run_id: str) -> Job:
+    """A queued run to advance one turn."""
+    return {"kind": "run", "project": project, "thread_id": thread_id, "run_id": run_id}
+
+
+def purge_job(project: str, thread_id: str) -> Job:
+    """A deleted thread whose messages, runs and steps are to be removed."""
+    return {"kind": "purge_thread", "project": project, "thread_id": thread_id}
+
+
+class Dispatcher(Protocol):
+    def send(self, job: Job) -> None: ...
+
+
+class RecordingDispatcher:
+    """Keeps jobs in a list: for tests that deliver them by hand (or twice)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[Job] = []
+
+    def send(self, job: Job) -> None:
+        self.jobs.append(job)
+
+    def take(self) -> list[Job]:
+        jobs, self.jobs = self.jobs, []
+        return jobs

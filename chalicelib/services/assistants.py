@@ -1,0 +1,46 @@
+"""Use cases for assistants."""
+
+from __future__ import annotations
+
+from ..domain import errors
+from ..domain.objects import Record, new_assistant
+from ..domain.pagination import Page, PageRequest
+from ..domain.requests import CreateAssistant, ModifyAssistant
+from .context import Services
+
+
+def create_assistant(svc: Services, project: str, request: CreateAssistant) -> Record:
+    assistant = new_assistant(request, svc.clock.now())
+    svc.store.put_assistant(project, assistant)
+    return assistant
+
+
+def get_assistant(svc: Services, project: str, assistant_id: str) -> Record:
+    assistant = svc.store.get_assistant(project, assistant_id)
+    if assistant is None:
+        raise errors.assistant_not_found(assistant_id)
+    return assistant
+
+
+def modify_assistant(
+    svc: Services, project: str, assistant_id: str, request: ModifyAssistant
+) -> Record:
+    changes = request.model_dump(exclude_unset=True)
+    # Explicit nulls clear optional fields; the required ones keep their value.
+    for key in ("model", "tools", "metadata", "response_format"):
+        if key in changes and changes[key] is None:
+            del changes[key]
+    updated = svc.store.update_assistant(project, assistant_id, changes)
+    if updated is None:
+        raise errors.assistant_not_found(assistant_id)
+    return updated
+
+
+def delete_assistant(svc: Services, project: str, assistant_id: str) -> dict[str, object]:
+    if not svc.store.delete_assistant(project, assistant_id):
+        raise errors.assistant_not_found(assistant_id)
+    return {"id": assistant_id, "object": "assistant.deleted", "deleted": True}
+
+
+def list_assistants(svc: Services, project: str, page: PageRequest) -> Page:
+    return svc.store.list_assistants(project, page)

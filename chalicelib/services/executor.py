@@ -1,0 +1,302 @@
+"""Advance a queued run one model turn: claim it, ask the model, write the outcome at once.
+
+The claim (`queued -> in_progress`) is conditional, so a duplicate delivery finds nothing to do.
+The outcome (message + step + run status) is one transaction conditioned on the run still being
+`in_progress`: if it was cancelled meanwhile the write loses and the run ends `cancelled`; if it
+expired, the expiry stands.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..domain import lifecycle, transitions
+from ..domain.objects import Record, message_text, new_assistant_message, new_step, to_wire, usage
+from ..domain.transitions import RunChange
+from ..models.base import ChatMessage, ModelRequest, ModelResponse, ProviderError, ToolCall
+from ..models.registry import resolve_model
+from .context import Services
+from .events import EventSink, NullSink
+from .runs import finish_cancel
+from .settle import is_past_deadline, settle_run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    change: RunChange
+    # Stream events to emit once the outcome is written, as (event, record) pairs.
+    events: list[tuple[str, Record]] = field(default_factory=list)
+
+
+def advance_run(
+    svc: Services, project: str, thread_id: str, run_id: str, sink: EventSink | None = None
+) -> Record | None:
+    """Take one turn of a queued run; the run as it ends up (None if it is gone)."""
+    sink = sink or NullSink()
+    run = svc.store.get_run(project, thread_id, run_id)
+    if run is None or run["status"] != lifecycle.QUEUED:
+        return run  # a duplicate delivery, or cancelled/expired before we got to it
+    if is_past_deadline(run, svc.clock.now()):
+        expired = settle_run(svc, project, run)
+        sink.emit(f"thread.run.{expired['status']}", to_wire(expired))
+        return expired
+    now = svc.clock.now()
+    claimed = svc.store.change_run(
+        project, thread_id, run_id, transitions.claim(now, run.get("started_at")), base=run
+    )
+    if claimed is None:
+        return svc.store.get_run(project, thread_id, run_id)  # another delivery won the claim
+    sink.emit("thread.run.in_progress", to_wire(claimed))
+    try:
+        outcome = take_turn(svc, project, claimed)
+    except ProviderError as error:
+        outcome = _failed(claimed, svc.clock.now(), error.code, str(error))
+    except Exception:
+        log.exception("run %s failed while executing", run_id)
+        outcome = _failed(claimed, svc.clock.now(), "server_error", "The server had an error.")
+    written = svc.store.change_run(project, thread_id, run_id, outcome.change, base=claimed)
+    if written is None:
+        return _lost_outcome(svc, project, thread_id, run_id, sink)
+    for event, record in outcome.events:
+        sink.emit(event, to_wire(record))
+    return written
+
+
+def _lost_outcome(
+    svc: Services, project: str, thread_id: str, run_id: str, sink: EventSink
+) -> Record | None:
+    """The outcome lost its race: a cancel asked us to let go, or the run expired."""
+    current = svc.store.get_run(project, thread_id, run_id)
+    if current is None:
+        return None
+    if current["status"] == lifecycle.CANCELLING:
+        current = finish_cancel(svc, project, current)
+    sink.emit(f"thread.run.{current['status']}", to_wire(current))
+    return current
+
+
+def _failed(run: Record, now: int, code: str, message: str) -> Outcome:
+    error = {"code": code, "message": message}
+    change = transitions.end_run(
+        run,
+        lifecycle.FAILED,
+        now,
+        sources=(lifecycle.IN_PROGRESS,),
+        extra={"last_error": error},
+    )
+    return Outcome(change, [("thread.run.failed", {**run, **change.changes})])
+
+
+def _incomplete(run: Record, now: int, reason: str, tokens: tuple[int, int]) -> RunChange:
+    return transitions.end_run(
+        run,
+        lifecycle.INCOMPLETE,
+        now,
+        sources=(lifecycle.IN_PROGRESS,),
+        deadline="open",
+        extra={"incomplete_details": {"reason": reason}},
+        turn_tokens=tokens,
+    )
+
+
+def _conversation(svc: Services, project: str, run: Record) -> list[ChatMessage]:
+    """The thread's messages (after the truncation strategy), then this run's tool rounds."""
+    strategy = run.get("truncation_strategy") or {}
+    last = strategy.get("last_messages") if strategy.get("type") == "last_messages" else None
+    messages = svc.store.thread_messages(project, run["thread_id"], last=last)
+    chat = [ChatMessage(role=m["role"], text=message_text(m)) for m in messages]
+    for step in svc.store.run_steps(project, run["thread_id"], run["id"]):
+        if step["type"] != "tool_calls" or step["status"] != lifecycle.STEP_COMPLETED:
+            continue
+        calls = [c for c in step["step_details"]["tool_calls"] if c["type"] == "function"]
+        chat.append(
+            ChatMessage(
+                role="assistant",
+                tool_calls=tuple(
+                    ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
+                    for c in calls
+                ),
+            )
+        )
+        chat += [
+            ChatMessage(role="tool", text=c["function"]["output"] or "", tool_call_id=c["id"])
+            for c in calls
+        ]
+    return chat
+
+
+def _model_request(svc: Services, run: Record, chat: list[ChatMessage]) -> ModelRequest:
+    functions = tuple(t["function"] for t in run["tools"] if t["type"] == "function")
+    choice: Any = run.get("tool_choice") or "auto"
+    if isinstance(choice, dict) and choice.get("type") != "function":
+        choice = "auto"  # code_interpreter / file_search do not execute here
+    return ModelRequest(
+        model=resolve_model(svc.settings, run["model"]),
+        instructions=run.get("instructions") or "",
+        messages=tuple(chat),
+        tools=functions,
+        tool_choice=choice,
+        parallel_tool_calls=run.get("parallel_tool_calls", True),
+        response_format=run.get("response_format") or "auto",
+        temperature=run.get("temperature"),
+        top_p=run.get("top_p"),
+    )
+
+
+def _fit_prompt(svc: Services, request: ModelRequest, budget: int) -> ModelRequest | None:
+    """Truncate `auto`: drop the oldest messages until the prompt fits; None if it never does."""
+    messages = list(request.messages)
+    while True:
+        candidate = ModelRequest(**{**request.__dict__, "messages": tuple(messages)})
+        if svc.provider.count_prompt_tokens(candidate) <= budget:
+            return candidate
+        if len(messages) <= 1:
+            return None
+        messages.pop(0)
+        while messages and messages[0].role == "tool":
+            messages.pop(0)  # never start with an orphaned tool output
+
+
+def take_turn(svc: Services, project: str, run: Record) -> Outcome:
+    """Ask the model once and describe what to write."""
+    so_far = run.get("usage_so_far") or {"prompt_tokens": 0, "completion_tokens": 0}
+    request = _model_request(svc, run, _conversation(svc, project, run))
+    now = svc.clock.now()
+    if run.get("max_prompt_tokens") is not None:
+        fitted = _fit_prompt(svc, request, run["max_prompt_tokens"] - so_far["prompt_tokens"])
+        if fitted is None:
+            change = _incomplete(run, now, "max_prompt_tokens", (0, 0))
+            return Outcome(change, [("thread.run.incomplete", {**run, **change.changes})])
+        request = fitted
+    if run.get("max_completion_tokens") is not None:
+        left = run["max_completion_tokens"] - so_far["completion_tokens"]
+        if left <= 0:
+            change = _incomplete(run, now, "max_completion_tokens", (0, 0))
+            return Outcome(change, [("thread.run.incomplete", {**run, **change.changes})])
+        request = ModelRequest(**{**request.__dict__, "max_completion_tokens": left})
+    response = svc.provider.complete(request)
+    return _outcome(run, response, svc.clock.now())
+
+
+def _outcome(run: Record, response: ModelResponse, now: int) -> Outcome:
+    tokens = (response.prompt_tokens, response.completion_tokens)
+    events: list[tuple[str, Record]] = []
+    items: list[Record] = []
+    if response.text or not response.tool_calls:
+        items += _reply_items(run, response, now, events)
+    if response.tool_calls:
+        step = _tool_step(run, response, now)
+        items.append(step)
+        events += [("thread.run.step.created", step), ("thread.run.step.in_progress", step)]
+        so_far = run.get("usage_so_far") or {"prompt_tokens": 0, "completion_tokens": 0}
+        calls = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in response.tool_calls
+        ]
+        change = RunChange(
+            sources=(lifecycle.IN_PROGRESS,),
+            changes={
+                "status": lifecycle.REQUIRES_ACTION,
+                "required_action": {
+                    "type": "submit_tool_outputs",
+                    "submit_tool_outputs": {"tool_calls": calls},
+                },
+                "open_step_id": step["id"],
+                "usage_so_far": {
+                    "prompt_tokens": so_far["prompt_tokens"] + tokens[0],
+                    "completion_tokens": so_far["completion_tokens"] + tokens[1],
+                },
+            },
+            now=now,
+            deadline="open",
+            new_items=items,
+        )
+        events.append(("thread.run.requires_action", {**run, **change.changes}))
+        return Outcome(change, events)
+    if response.truncated:
+        change = _incomplete(run, now, "max_completion_tokens", tokens)
+        final_event = "thread.run.incomplete"
+    else:
+        change = transitions.end_run(
+            run,
+            lifecycle.COMPLETED,
+            now,
+            sources=(lifecycle.IN_PROGRESS,),
+            deadline="open",
+            turn_tokens=tokens,
+        )
+        final_event = "thread.run.completed"
+    change.new_items = items
+    events.append((final_event, {**run, **change.changes}))
+    return Outcome(change, events)
+
+
+def _reply_items(
+    run: Record, response: ModelResponse, now: int, events: list[tuple[str, Record]]
+) -> list[Record]:
+    """The assistant message and its completed message_creation step, with their events."""
+    message = new_assistant_message(run, response.text, now)
+    if response.truncated:
+        message.update(
+            status="incomplete",
+            incomplete_details={"reason": "max_tokens"},
+            completed_at=None,
+            incomplete_at=now,
+        )
+    step = new_step(
+        run, "message_creation", {"type": "message_creation", "message_creation": {}}, now
+    )
+    step["step_details"]["message_creation"]["message_id"] = message["id"]
+    opened_step = dict(step)
+    opened_message = {**message, "status": "in_progress", "content": [], "completed_at": None}
+    opened_message["incomplete_details"] = opened_message["incomplete_at"] = None
+    step.update(
+        status=lifecycle.STEP_COMPLETED,
+        completed_at=now,
+        usage=usage(response.prompt_tokens, response.completion_tokens),
+    )
+    delta = {
+        "id": message["id"],
+        "object": "thread.message.delta",
+        "delta": {
+            "content": [
+                {
+                    "index": 0,
+                    "type": "text",
+                    "text": {"value": response.text, "annotations": []},
+                }
+            ]
+        },
+    }
+    events += [
+        ("thread.run.step.created", opened_step),
+        ("thread.run.step.in_progress", opened_step),
+        ("thread.message.created", opened_message),
+        ("thread.message.in_progress", opened_message),
+        ("thread.message.delta", delta),
+        (f"thread.message.{message['status']}", message),
+        ("thread.run.step.completed", step),
+    ]
+    return [message, step]
+
+
+def _tool_step(run: Record, response: ModelResponse, now: int) -> Record:
+    calls = [
+        {
+            "id": c.id,
+            "type": "function",
+            "function": {"name": c.name, "arguments": c.arguments, "output": None},
+        }
+        for c in response.tool_calls
+    ]
+    step = new_step(run, "tool_calls", {"type": "tool_calls", "tool_calls": calls}, now)
+    # internal: this turn's tokens, the step's usage once its outputs are in
+    step["turn_usage"] = {
+        "prompt_tokens": response.prompt_tokens,
+        "completion_tokens": response.completion_tokens,
+    }
+    return step

@@ -1,0 +1,22 @@
+"""The worker's entry point: one job, delivered at least once, handled idempotently."""
+
+from __future__ import annotations
+
+import logging
+
+from ..dispatch.base import Job
+from .context import Services
+from .executor import advance_run
+from .threads import purge_thread
+
+log = logging.getLogger(__name__)
+
+
+def handle_job(svc: Services, job: Job) -> None:
+    kind = job.get("kind")
+    if kind == "run":
+        advance_run(svc, job["project"], job["thread_id"], job["run_id"])
+    elif kind == "purge_thread":
+        purge_thread(svc, job["project"], job["thread_id"])
+    else:
+        log.warning("ignoring a job of unknown kind: %r", job)

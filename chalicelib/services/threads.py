@@ -1,0 +1,147 @@
+"""Use cases for threads and their messages."""
+
+from __future__ import annotations
+
+from ..dispatch.base import purge_job
+from ..domain import errors, lifecycle
+from ..domain.objects import Record, new_thread, new_user_message
+from ..domain.pagination import Page, PageRequest
+from ..domain.requests import CreateMessage, CreateThread, ModifyMetadata, ModifyThread
+from ..store.store import ThreadConflict
+from .context import Services
+from .settle import settle_run
+
+
+def build_thread(
+    svc: Services, request: CreateThread | None, now: int
+) -> tuple[Record, list[Record]]:
+    """A new thread and its initial messages (not yet stored)."""
+    request = request or CreateThread()
+    thread = new_thread(now, request.metadata, request.tool_resources)
+    messages = [new_user_message(thread["id"], m, now) for m in request.messages or []]
+    return thread, messages
+
+
+def create_thread(svc: Services, project: str, request: CreateThread) -> Record:
+    thread, messages = build_thread(svc, request, svc.clock.now())
+    svc.store.create_thread(project, thread, messages)
+    return thread
+
+
+def get_thread(svc: Services, project: str, thread_id: str) -> Record:
+    thread = svc.store.get_thread(project, thread_id)
+    if thread is None:
+        raise errors.thread_not_found(thread_id)
+    return thread
+
+
+def modify_thread(svc: Services, project: str, thread_id: str, request: ModifyThread) -> Record:
+    changes = request.model_dump(exclude_unset=True)
+    if changes.get("metadata", {}) is None:
+        changes["metadata"] = {}
+    updated = svc.store.update_thread(project, thread_id, changes)
+    if updated is None:
+        raise errors.thread_not_found(thread_id)
+    return updated
+
+
+def delete_thread(svc: Services, project: str, thread_id: str) -> dict[str, object]:
+    if svc.store.delete_thread(project, thread_id) is None:
+        raise errors.thread_not_found(thread_id)
+    # Messages, runs and steps go in the background, in batches (see README, Design).
+    svc.dispatcher.send(purge_job(project, thread_id))
+    return {"id": thread_id, "object": "thread.deleted", "deleted": True}
+
+
+def stale_marker(svc: Services, project: str, thread_id: str) -> str:
+    """After a write found the thread busy: the marker's run ID if that run is over.
+
+    Raises 404 for a missing thread, or the contract's error if its run is really active
+    (a run past its deadline is expired first, as the sweeper would have done).
+    """
+    thread = svc.store.get_thread(project, thread_id)
+    if thread is None:
+        raise errors.thread_not_found(thread_id)
+    run_id = thread.get("active_run_id")
+    if run_id is None:
+        return ""  # freed meanwhile: try again with no marker expected
+    run = svc.store.get_run(project, thread_id, run_id)
+    if run is not None:
+        run = settle_run(svc, project, run)
+        if not lifecycle.is_terminal(run["status"]):
+            raise ThreadBusy(thread_id, run_id)
+    return run_id
+
+
+class ThreadBusy(Exception):
+    def __init__(self, thread_id: str, run_id: str) -> None:
+        super().__init__(thread_id, run_id)
+        self.thread_id = thread_id
+        self.run_id = run_id
+
+
+def add_message(svc: Services, project: str, thread_id: str, request: CreateMessage) -> Record:
+    message = new_user_message(thread_id, request, svc.clock.now())
+    stale: str | None = None
+    for _ in range(3):
+        try:
+            svc.store.add_message(project, message, stale)
+            return message
+        except ThreadConflict:
+            try:
+                stale = stale_marker(svc, project, thread_id) or None
+            except ThreadBusy as busy:
+                raise errors.thread_locked_for_messages(thread_id, busy.run_id) from None
+    raise errors.ServerError("The thread kept changing; please try again.")
+
+
+def get_message(svc: Services, project: str, thread_id: str, message_id: str) -> Record:
+    message = svc.store.get_message(project, thread_id, message_id)
+    if message is None:
+        raise _message_or_thread_missing(svc, project, thread_id, message_id)
+    return message
+
+
+def _message_or_thread_missing(
+    svc: Services, project: str, thread_id: str, message_id: str
+) -> errors.NotFound:
+    if svc.store.get_thread(project, thread_id) is None:
+        return errors.thread_not_found(thread_id)
+    return errors.message_not_found(message_id)
+
+
+def modify_message(
+    svc: Services, project: str, thread_id: str, message_id: str, request: ModifyMetadata
+) -> Record:
+    if "metadata" not in request.model_fields_set:
+        return get_message(svc, project, thread_id, message_id)
+    changes = {"metadata": request.metadata or {}}
+    updated = svc.store.update_message(project, thread_id, message_id, changes)
+    if updated is None:
+        raise _message_or_thread_missing(svc, project, thread_id, message_id)
+    return updated
+
+
+def delete_message(
+    svc: Services, project: str, thread_id: str, message_id: str
+) -> dict[str, object]:
+    if not svc.store.delete_message(project, thread_id, message_id):
+        raise _message_or_thread_missing(svc, project, thread_id, message_id)
+    return {"id": message_id, "object": "thread.message.deleted", "deleted": True}
+
+
+def list_messages(
+    svc: Services, project: str, thread_id: str, page: PageRequest, run_id: str | None
+) -> Page:
+    result = svc.store.list_messages(project, thread_id, page, run_id)
+    if not result.items:
+        get_thread(svc, project, thread_id)
+    return result
+
+
+def purge_thread(svc: Services, project: str, thread_id: str) -> bool:
+    """Delete a deleted thread's items in batches; False when some remain for a next pass."""
+    done = svc.store.purge_thread_items(project, thread_id)
+    if not done:
+        svc.dispatcher.send(purge_job(project, thread_id))
+    return done
