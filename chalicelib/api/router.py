@@ -1,0 +1,147 @@
+"""Routing, request parsing and error rendering: every response an OpenAI-shaped one.
+
+Each path is registered with Chalice once, for every method and any content type, and dispatched
+here. That way a wrong method, a wrong content type, bad JSON or an unexpected exception is
+answered by us in the OpenAI error shape, never by the framework in its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from chalice import Chalice, Response
+from pydantic import BaseModel, ValidationError
+
+from ..domain.errors import ApiError, InvalidRequest, ServerError, missing_beta_header
+from ..services.auth import project_for
+from ..services.context import Services
+from .validation import validation_error
+
+log = logging.getLogger(__name__)
+Model = TypeVar("Model", bound=BaseModel)
+Handler = Callable[..., Any]
+ALL_METHODS = ["GET", "POST", "DELETE", "PUT", "PATCH"]
+_BAD_JSON = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
+    "your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was "
+    "not valid JSON. If you have trouble figuring out how to fix this, please contact us through "
+    "our help center at help.openai.com.)"
+)
+
+
+@dataclass
+class ApiRequest:
+    """What a handler gets: the caller's project, the services, and the parsed request."""
+
+    svc: Services
+    project: str
+    query: dict[str, str]
+    multi_query: dict[str, list[str]]
+    raw_body: bytes
+
+    def body(self, model: type[Model]) -> Model:
+        """The JSON body validated as `model`; an absent body is an empty object."""
+        data: Any = {}
+        if self.raw_body.strip():
+            try:
+                data = json.loads(self.raw_body.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise InvalidRequest(_BAD_JSON) from None
+        if not isinstance(data, dict):
+            raise InvalidRequest(
+                "Invalid body: expected a JSON object, but got "
+                f"{type(data).__name__.replace('NoneType', 'null')} instead."
+            )
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            raise validation_error(error) from None
+
+    def query_list(self, name: str) -> list[str]:
+        return self.multi_query.get(name, [])
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def error_response(error: ApiError) -> Response:
+    return json_response(error.body(), error.status)
+
+
+class Router:
+    """Collects handlers by (method, path) and registers one Chalice view per path."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, dict[str, Handler]] = {}
+
+    def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.paths.setdefault(path, {})[method] = handler
+            return handler
+
+        return register
+
+    def register(self, app: Chalice, services: Callable[[], Services]) -> None:
+        for path, handlers in self.paths.items():
+            view = _view(app, handlers, services)
+            name = "api_" + path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
+            app.route(path, methods=ALL_METHODS, content_types=["*/*"], name=name)(view)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _view(app: Chalice, handlers: dict[str, Handler], services: Callable[[], Services]) -> Handler:
+    def view(**params: str) -> Response:
+        request = app.current_request
+        try:
+            handler = handlers.get(request.method)
+            if handler is None:
+                raise ApiError(
+                    f"Invalid method for URL ({request.method} {request.context.get('path', '')})."
+                    f" Allowed: {', '.join(sorted(handlers))}.",
+                    status=405,
+                )
+            svc = services()
+            raw_body = request.raw_body or b""
+            if len(raw_body) > svc.settings.max_body_bytes:
+                raise ApiError(
+                    f"Request body too large: {len(raw_body)} bytes, over the limit of "
+                    f"{svc.settings.max_body_bytes} bytes.",
+                    status=413,
+                )
+            project = project_for(svc, request.headers.get("authorization"))
+            if "assistants=v2" not in request.headers.get("openai-beta", ""):
+                raise missing_beta_header()
+            content_type = request.headers.get("content-type", "")
+            if raw_body.strip() and not _is_json(content_type):
+                raise ApiError(
+                    f"Unsupported content type '{content_type[:100]}': send a JSON body with "
+                    "'Content-Type: application/json'.",
+                    status=415,
+                )
+            query = dict(request.query_params or {})
+            multi = {k: request.query_params.getlist(k) for k in query} if query else {}
+            api_request = ApiRequest(svc, project, query, multi, raw_body)
+            result = handler(api_request, **params)
+            return result if isinstance(result, Response) else json_response(result)
+        except ApiError as error:
+            return error_response(error)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return error_response(
+                ServerError("The server had an error while processing your request.")
+            )
+
+    return view

@@ -1,0 +1,23 @@
+"""The local stage's database: an in-process DynamoDB (moto), or a real one if configured."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def uses_real_dynamodb() -> bool:
+    """An explicit endpoint or USE_AWS=1 (real credentials) switches off the embedded engine."""
+    return bool(os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")) or os.environ.get("USE_AWS") == "1"
+
+
+def start_embedded_dynamodb() -> Any:
+    """Patch botocore so DynamoDB (and SQS) calls stay in this process. Returns the mock."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(name, "local")  # never real: nothing leaves the process
+    from moto import mock_aws  # a development dependency: imported only here
+
+    mock = mock_aws()
+    mock.start()
+    return mock
