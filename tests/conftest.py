@@ -1,0 +1,124 @@
+"""Shared fixtures: services on moto's in-process DynamoDB, a movable clock, recorded jobs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.config import Settings
+from chalicelib.dispatch.base import RecordingDispatcher
+from chalicelib.domain.clock import ManualClock
+from chalicelib.models.echo import EchoProvider
+from chalicelib.services.context import Services
+from chalicelib.store.store import Store
+from chalicelib.store.table import create_table
+
+TABLE = "assistants-runs-test"
+KEY = "sk-test-key-0001"
+OTHER_KEY = "sk-test-key-0002"
+
+
+def auth_headers(key: str = KEY) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {key}",
+        "OpenAI-Beta": "assistants=v2",
+        "Content-Type": "application/json",
+    }
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test ever reaches AWS: dummy credentials and a fixed region."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    """A DynamoDB client on moto with the service's table created."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, TABLE)
+        yield client
+
+
+def make_services(client: Any, **settings: Any) -> Services:
+    config = Settings(table_name=TABLE, **settings)
+    return Services(
+        settings=config,
+        store=Store(client, TABLE, config.active_index_shards),
+        clock=ManualClock(),
+        dispatcher=RecordingDispatcher(),
+        provider=EchoProvider(),
+    )
+
+
+@pytest.fixture
+def svc(dynamodb: Any) -> Services:
+    """Services on moto, a ManualClock, and a RecordingDispatcher (jobs are not run)."""
+    return make_services(dynamodb)
+
+
+@pytest.fixture
+def client(svc: Services) -> Iterator[Any]:
+    """chalice.test.Client on the real app, wired to `svc`."""
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib.wiring import set_services
+
+    set_services(svc)
+    with Client(app) as test_client:
+        yield test_client
+    set_services(None)
+
+
+class Api:
+    """A thin JSON client over chalice.test.Client, for readable API tests."""
+
+    def __init__(self, client: Any, key: str = KEY) -> None:
+        self.client = client
+        self.key = key
+
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        import json
+
+        raw = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
+        response = self.client.http.request(
+            method, path, headers=headers or auth_headers(self.key), body=raw or b""
+        )
+        text = response.body.decode() if response.body else ""
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            data = text
+        return response.status_code, data
+
+    def ok(self, method: str, path: str, body: Any = None) -> Any:
+        status, data = self.call(method, path, body)
+        assert status == 200, (status, data)
+        return data
+
+
+@pytest.fixture
+def api(client: Any) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def other_api(client: Any) -> Api:
+    return Api(client, OTHER_KEY)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("STAGE", "local")
