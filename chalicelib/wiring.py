@@ -37,7 +37,12 @@ def build_services(settings: Settings | None = None) -> Services:
     client = boto3.client("dynamodb")  # honours AWS_ENDPOINT_URL_DYNAMODB
     return Services(
         settings=settings,
-        store=Store(client, settings.table_name, settings.active_index_shards),
+        store=Store(
+            client,
+            settings.table_name,
+            settings.active_index_shards,
+            retention_seconds=settings.retention_days * 86400,
+        ),
         clock=SystemClock(),
         dispatcher=_dispatcher(settings),
         provider=build_provider(settings),

@@ -47,7 +47,7 @@ def test_a_new_run_has_every_key_and_inherits_from_its_assistant(
     api: Api, svc: Services, assistant: dict[str, Any], thread: dict[str, Any]
 ) -> None:
     run = create_run(api, thread, assistant, additional_instructions="Use French.")
-    assert RUN_KEYS <= set(run)
+    assert set(run) >= RUN_KEYS
     validate_response("post", "/threads/{thread_id}/runs", 200, run)
     assert run["status"] == "queued"
     assert run["model"] == "gpt-4o"
@@ -257,11 +257,11 @@ def test_cancel_while_in_progress_is_cancelling_until_the_executor_lets_go(
     assert claimed is not None and claimed["status"] == "in_progress"
     cancelling = api.ok("POST", f"/v1/threads/{thread['id']}/runs/{run['id']}/cancel")
     assert cancelling["status"] == "cancelling"
-    status, data = api.call("POST", f"/v1/threads/{thread['id']}/runs/{run['id']}/cancel")
+    _status, data = api.call("POST", f"/v1/threads/{thread['id']}/runs/{run['id']}/cancel")
     assert data["error"]["message"] == "Cannot cancel run with status 'cancelling'."
     # The executor's outcome write loses to the cancel and finishes it.
-    from chalicelib.services.executor import _lost_outcome
     from chalicelib.services.events import EventList
+    from chalicelib.services.executor import _lost_outcome
 
     events = EventList()
     final = _lost_outcome(svc, project, thread["id"], run["id"], events)
@@ -292,7 +292,7 @@ def test_a_run_past_its_deadline_reads_expired_and_frees_the_thread(
     body = {"tool_outputs": [{"tool_call_id": "call_x", "output": "y"}]}
     status, data = api.call("POST", f"{path}/submit_tool_outputs", body)
     assert data["error"]["message"] == 'Runs in status "expired" do not accept tool outputs.'
-    status, data = api.call("POST", f"{path}/cancel")
+    _status, data = api.call("POST", f"{path}/cancel")
     assert data["error"]["message"] == "Cannot cancel run with status 'expired'."
     assert create_run(api, thread, assistant)["status"] == "queued"
 
@@ -349,7 +349,7 @@ def test_create_thread_and_run(api: Api, svc: Services, assistant: dict[str, Any
     validate_response("post", "/threads/runs", 200, run)
     thread = api.ok("GET", f"/v1/threads/{run['thread_id']}")
     assert thread["metadata"] == {"t": "1"} and run["metadata"] == {"r": "1"}
-    status, data = api.call(
+    status, _data = api.call(
         "POST", f"/v1/threads/{thread['id']}/messages", {"role": "user", "content": "x"}
     )
     assert status == 400  # the new thread's run is active from the start

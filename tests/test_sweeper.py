@@ -145,3 +145,37 @@ def test_the_sweeper_never_scans_the_table(dynamodb: Any) -> None:
     )
     expire_stale_runs(svc)
     assert calls and set(calls) == {"Query"}
+
+
+def test_terminal_runs_and_steps_get_a_ttl_only_when_retention_is_set(
+    api: Api, svc: Services
+) -> None:
+    run = make_run(api, svc, "requires_action")
+    svc.store.retention_seconds = 86400
+    _clock(svc).advance(600)
+    expire_stale_runs(svc)
+    project = _project_of(svc, api)
+    raw = svc.store.client.query(
+        TableName=svc.store.table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"P#{project}#T#{run['thread_id']}"}},
+    )["Items"]
+    ttls = {item["sk"]["S"].split("#")[0]: item.get("ttl") for item in raw}
+    expected = {"N": str(_clock(svc).now() + 86400)}
+    assert ttls["RUN"] == expected and ttls["STEP"] == expected
+    assert ttls["MSG"] is None and ttls["THREAD"] is None
+    # The API never shows the internal attribute.
+    assert "ttl" not in api.ok("GET", f"/v1/threads/{run['thread_id']}/runs/{run['id']}")
+
+
+def test_without_retention_nothing_gets_a_ttl(api: Api, svc: Services) -> None:
+    run = make_run(api, svc, "requires_action")
+    _clock(svc).advance(600)
+    expire_stale_runs(svc)
+    project = _project_of(svc, api)
+    raw = svc.store.client.query(
+        TableName=svc.store.table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"P#{project}#T#{run['thread_id']}"}},
+    )["Items"]
+    assert all("ttl" not in item for item in raw)

@@ -111,14 +111,18 @@ def _cancellation_codes(error: ClientError) -> list[str]:
 
 def _strip(item: Record) -> Record:
     """A stored item without its key and index attributes."""
-    return {k: v for k, v in item.items() if k not in ("pk", "sk", *_INDEX_ATTRS)}
+    return {k: v for k, v in item.items() if k not in ("pk", "sk", "ttl", *_INDEX_ATTRS)}
 
 
 class Store:
-    def __init__(self, client: Any, table_name: str, index_shards: int = 4) -> None:
+    def __init__(
+        self, client: Any, table_name: str, index_shards: int = 4, retention_seconds: int = 0
+    ) -> None:
         self.client = client
         self.table = table_name
         self.shards = index_shards
+        # When set, a run and its steps carry a DynamoDB TTL (`ttl`) once the run is terminal.
+        self.retention_seconds = retention_seconds
 
     # -- low level ------------------------------------------------------------------------
 
@@ -197,6 +201,10 @@ class Store:
         low_id, high_id = (page.after, page.before) if ascending else (page.before, page.after)
         low = prefix + low_id + keys.BELOW_IDS if low_id else prefix
         high = prefix + low_id_below(high_id) if high_id else prefix + keys.ABOVE_IDS
+        if low > high:
+            # No ID lies between the cursors (e.g. after == before); DynamoDB rejects a BETWEEN
+            # whose bounds are inverted, so answer the empty page without asking.
+            return Page(items=[], has_more=False)
         read_backwards = page.before is not None and page.after is None
         forward = ascending != read_backwards
         expr = _Expr()
@@ -465,8 +473,17 @@ class Store:
         changes = dict(change.changes)
         status = changes.get("status")
         terminal = status is not None and lifecycle.is_terminal(status)
+        step_updates = list(change.step_updates)
+        new_items = list(change.new_items)
         if terminal:
             changes.update(dict.fromkeys(_INDEX_ATTRS))
+            if self.retention_seconds:
+                ttl = {"ttl": change.now + self.retention_seconds}
+                changes.update(ttl)
+                step_updates = [(step_id, {**c, **ttl}) for step_id, c in step_updates]
+                new_items = [
+                    {**r, **ttl} if r["object"] == "thread.run.step" else r for r in new_items
+                ]
         elif status in (lifecycle.QUEUED, lifecycle.CANCELLING):
             changes.update(keys.pending_index_keys(run_id, change.now, self.shards))
         elif status is not None:
@@ -477,7 +494,7 @@ class Store:
             condition += f" AND {expr.name('expires_at')} > {expr.value(change.now)}"
         elif change.deadline == "passed":
             condition += f" AND {expr.name('expires_at')} <= {expr.value(change.now)}"
-        if not (terminal or change.step_updates or change.new_items):
+        if not (terminal or step_updates or new_items):
             values = "ALL_OLD" if returns == "old" else "ALL_NEW"
             return self._update(pk, keys.run_sk(run_id), changes, condition, expr, values)
 
@@ -491,7 +508,7 @@ class Store:
             }
         }
         ops = [run_op]
-        for step_id, step_changes in change.step_updates:
+        for step_id, step_changes in step_updates:
             step_expr = _Expr()
             ops.append(
                 {
@@ -504,7 +521,7 @@ class Store:
                     }
                 }
             )
-        for record in change.new_items:
+        for record in new_items:
             ops.append(self._put_op(self._item(pk, self._sort_key(record), record)))
         release = None
         if terminal:
@@ -526,6 +543,7 @@ class Store:
         if codes is not None:
             return None
         merged = {**base, **changes}
+        merged.pop("ttl", None)
         return {k: v for k, v in merged.items() if v is not None and k not in _INDEX_ATTRS}
 
     @staticmethod

@@ -1,0 +1,130 @@
+"""What one sweep costs as the table grows: items read and wall time, 100 stale runs each time.
+
+Run: .venv/bin/python bench/sweep_cost.py [--sizes 1000,10000,50000] [--stale 100]
+The non-stale runs are half active with a future deadline (in the index, above the bound) and
+half finished (not in the index at all). Items read = the sum of ScannedCount of every Query;
+"index s" = time spent in those Queries. "sweep s" is the whole tick including the expiry writes:
+on moto it grows with the table because moto deep-copies the whole table for every transaction
+(its rollback snapshot), which DynamoDB does not do; compare "items read" and "index s".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+
+import boto3
+from moto import mock_aws
+
+from chalicelib.config import Settings
+from chalicelib.dispatch.base import RecordingDispatcher
+from chalicelib.domain.clock import ManualClock
+from chalicelib.domain.ids import new_id
+from chalicelib.models.echo import EchoProvider
+from chalicelib.services.context import Services
+from chalicelib.services.sweeper import expire_stale_runs
+from chalicelib.store import keys
+from chalicelib.store.store import Store
+from chalicelib.store.table import create_table, serialize
+
+NOW = 1_800_000_000
+PROJECT = "bench"
+
+
+def run_items(status: str, expires_at: int, shards: int) -> list[dict[str, Any]]:
+    """A thread and one run on it, as the store writes them."""
+    thread_id, run_id = new_id("thread"), new_id("run")
+    pk = keys.thread_pk(PROJECT, thread_id)
+    run: dict[str, Any] = {
+        "pk": pk,
+        "sk": keys.run_sk(run_id),
+        "id": run_id,
+        "object": "thread.run",
+        "thread_id": thread_id,
+        "status": status,
+        "expires_at": expires_at,
+        "usage_so_far": {"prompt_tokens": 3, "completion_tokens": 0},
+    }
+    thread: dict[str, Any] = {"pk": pk, "sk": keys.THREAD_SK, "id": thread_id, "object": "thread"}
+    if status in ("queued", "in_progress", "requires_action", "cancelling"):
+        run.update(keys.active_index_keys(run_id, expires_at, shards))
+        thread["active_run_id"] = run_id
+    return [serialize(run), serialize(thread)]
+
+
+def fill(client: Any, table: str, items: list[dict[str, Any]]) -> None:
+    for start in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+        pending: dict[str, Any] = {table: batch}
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+
+def measure(non_stale: int, stale: int) -> tuple[int, int, int, float]:
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        table = f"sweep-{non_stale}"
+        create_table(client, table)
+        settings = Settings(
+            table_name=table, queued_resend_after_seconds=10**9, sweep_time_budget_seconds=10**6
+        )
+        svc = Services(
+            settings=settings,
+            store=Store(client, table, settings.active_index_shards),
+            clock=ManualClock(NOW),
+            dispatcher=RecordingDispatcher(),
+            provider=EchoProvider(),
+        )
+        shards = settings.active_index_shards
+        items: list[dict[str, Any]] = []
+        for i in range(non_stale):
+            if i % 2:
+                items += run_items("requires_action", NOW + 300 + i % 200, shards)
+            else:
+                items += run_items("completed", NOW - 1000, shards)
+        for i in range(stale):
+            items += run_items("in_progress", NOW - 1 - i % 50, shards)
+        fill(client, table, items)
+        scanned = [0]
+        query_seconds = [0.0]
+        began = [0.0]
+
+        def start(**_: Any) -> None:
+            began[0] = time.perf_counter()
+
+        def count(parsed: dict[str, Any], **_: Any) -> None:
+            scanned[0] += parsed.get("ScannedCount", 0)
+            query_seconds[0] += time.perf_counter() - began[0]
+
+        client.meta.events.register("before-call.dynamodb.Query", start)
+        client.meta.events.register("after-call.dynamodb.Query", count)
+        started = time.perf_counter()
+        report = expire_stale_runs(svc)
+        elapsed = time.perf_counter() - started
+        return scanned[0], report.expired, query_seconds[0], elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000,10000,50000")
+    parser.add_argument("--stale", type=int, default=100)
+    args = parser.parse_args()
+    header = ("non-stale runs", "stale", "items read", "expired", "index s", "sweep s")
+    print("  ".join(f"{h:>14}" for h in header))
+    for size in (int(s) for s in args.sizes.split(",")):
+        read, expired, index_s, elapsed = measure(size, args.stale)
+        row = (size, args.stale, read, expired, f"{index_s:.3f}", f"{elapsed:.2f}")
+        print("  ".join(f"{v:>14}" for v in row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
