@@ -257,7 +257,8 @@ def test_cancel_while_in_progress_is_cancelling_until_the_executor_lets_go(
     assert claimed is not None and claimed["status"] == "in_progress"
     cancelling = api.ok("POST", f"/v1/threads/{thread['id']}/runs/{run['id']}/cancel")
     assert cancelling["status"] == "cancelling"
-    _status, data = api.call("POST", f"/v1/threads/{thread['id']}/runs/{run['id']}/cancel")
+    status, data = api.call("POST", f"/v1/threads/{thread['id']}/runs/{run['id']}/cancel")
+    assert status == 400
     assert data["error"]["message"] == "Cannot cancel run with status 'cancelling'."
     # The executor's outcome write loses to the cancel and finishes it.
     from chalicelib.services.events import EventList
@@ -291,8 +292,10 @@ def test_a_run_past_its_deadline_reads_expired_and_frees_the_thread(
     assert step["status"] == "expired" and step["expired_at"] == clock.now()
     body = {"tool_outputs": [{"tool_call_id": "call_x", "output": "y"}]}
     status, data = api.call("POST", f"{path}/submit_tool_outputs", body)
+    assert status == 400
     assert data["error"]["message"] == 'Runs in status "expired" do not accept tool outputs.'
-    _status, data = api.call("POST", f"{path}/cancel")
+    status, data = api.call("POST", f"{path}/cancel")
+    assert status == 400
     assert data["error"]["message"] == "Cannot cancel run with status 'expired'."
     assert create_run(api, thread, assistant)["status"] == "queued"
 

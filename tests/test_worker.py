@@ -114,5 +114,5 @@ def test_a_deleted_thread_is_purged_in_the_background(
         ExpressionAttributeValues={":pk": {"S": f"P#{jobs[0]['project']}#T#{thread_id}"}},
     )
     assert response["Items"] == []
-    status, data = api.call("GET", _path(queued))
+    status, _data = api.call("GET", _path(queued))
     assert status == 404
