@@ -7,8 +7,8 @@ from typing import Any
 
 
 def uses_real_dynamodb() -> bool:
-    """An explicit endpoint or USE_AWS=1 (real credentials) switches off the embedded engine."""
-    return bool(os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")) or os.environ.get("USE_AWS") == "1"
+    """An explicit endpoint, or a table name (used with your AWS credentials), means a real one."""
+    return bool(os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("TABLE_NAME"))
 
 
 def start_embedded_dynamodb() -> Any:
