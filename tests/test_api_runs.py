@@ -230,9 +230,11 @@ def test_tool_call_round_trip(api: Api, svc: Services, assistant: dict[str, Any]
     queued = api.ok("POST", path, {"tool_outputs": [{"tool_call_id": call["id"], "output": "19C"}]})
     assert queued["status"] == "queued" and queued["started_at"] == waiting["started_at"]
     assert queued["required_action"] is None
+    svc.clock.advance(5)  # type: ignore[attr-defined]
     run_jobs(svc)
     done = api.ok("GET", f"/v1/threads/{thread['id']}/runs/{run['id']}")
     assert done["status"] == "completed"
+    assert done["started_at"] == waiting["started_at"]  # the first turn's start is kept
     assert done["usage"]["total_tokens"] == (
         done["usage"]["prompt_tokens"] + done["usage"]["completion_tokens"]
     )

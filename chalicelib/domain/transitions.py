@@ -13,6 +13,13 @@ from . import lifecycle
 from .objects import Record, usage
 
 
+@dataclass(frozen=True)
+class IfMissing:
+    """A value written only where the attribute is not set yet (e.g. `started_at`)."""
+
+    value: Any
+
+
 @dataclass
 class RunChange:
     """One conditional change of a run, with what goes with it in the same transaction."""
@@ -94,9 +101,12 @@ def request_cancel(now: int) -> RunChange:
     return RunChange(lifecycle.CANCELLABLE, {"status": lifecycle.CANCELLING}, now, deadline="open")
 
 
-def claim(now: int, started_at: int | None) -> RunChange:
-    """A worker takes a queued run: only one claim of a delivery can succeed."""
-    changes: dict[str, Any] = {"status": lifecycle.IN_PROGRESS}
-    if started_at is None:
-        changes["started_at"] = now
+def claim(now: int, started_at: int | None = None) -> RunChange:
+    """A worker takes a queued run: only one claim of a delivery can succeed.
+
+    `started_at` is kept from the first turn when a run comes back after tool outputs (the
+    store writes it only where it is missing, so the worker need not read the run first).
+    """
+    start = started_at if started_at is not None else IfMissing(now)
+    changes: dict[str, Any] = {"status": lifecycle.IN_PROGRESS, "started_at": start}
     return RunChange((lifecycle.QUEUED,), changes, now, deadline="open")

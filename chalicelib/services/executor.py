@@ -37,19 +37,16 @@ def advance_run(
 ) -> Record | None:
     """Take one turn of a queued run; the run as it ends up (None if it is gone)."""
     sink = sink or NullSink()
-    run = svc.store.get_run(project, thread_id, run_id)
-    if run is None or run["status"] != lifecycle.QUEUED:
-        return run  # a duplicate delivery, or cancelled/expired before we got to it
-    if is_past_deadline(run, svc.clock.now()):
-        expired = settle_run(svc, project, run)
-        sink.emit(f"thread.run.{expired['status']}", to_wire(expired))
-        return expired
-    now = svc.clock.now()
-    claimed = svc.store.change_run(
-        project, thread_id, run_id, transitions.claim(now, run.get("started_at")), base=run
-    )
+    claim = transitions.claim(svc.clock.now())
+    claimed = svc.store.change_run(project, thread_id, run_id, claim, base={})
     if claimed is None:
-        return svc.store.get_run(project, thread_id, run_id)  # another delivery won the claim
+        # Not queued (a duplicate delivery, or cancelled before we got to it), or past its
+        # deadline: then expire it as any reader would.
+        run = svc.store.get_run(project, thread_id, run_id)
+        if run is not None and is_past_deadline(run, svc.clock.now()):
+            run = settle_run(svc, project, run)
+            sink.emit(f"thread.run.{run['status']}", to_wire(run))
+        return run
     sink.emit("thread.run.in_progress", to_wire(claimed))
     try:
         outcome = take_turn(svc, project, claimed)

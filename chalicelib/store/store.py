@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from ..domain import lifecycle
 from ..domain.errors import ItemTooLarge
 from ..domain.pagination import Page, PageRequest
-from ..domain.transitions import RunChange
+from ..domain.transitions import IfMissing, RunChange
 from . import keys
 from .table import (
     ACTIVE_INDEX,
@@ -75,7 +75,13 @@ class _Expr:
         return placeholder
 
     def update(self, changes: dict[str, Any]) -> str:
-        sets = [f"{self.name(k)} = {self.value(v)}" for k, v in changes.items() if v is not None]
+        sets = [
+            f"{self.name(k)} = if_not_exists({self.name(k)}, {self.value(v.value)})"
+            if isinstance(v, IfMissing)
+            else f"{self.name(k)} = {self.value(v)}"
+            for k, v in changes.items()
+            if v is not None
+        ]
         removes = [self.name(k) for k, v in changes.items() if v is None]
         parts = []
         if sets:
