@@ -18,7 +18,18 @@ for module in (assistants, threads, runs):
     module.router.register(app, get_services)
 
 
-@app.on_sqs_message(queue="assistants-runs-jobs", batch_size=1, name="run_worker")
+# Read when the app is packaged, like the schedule below. The queue name is only a label here:
+# infra/resources.json points the deployed event source at the stack's own queue (JobQueue).
+# MaximumConcurrency caps parallel runs (and so parallel model calls) without reserving capacity.
+WORKER_MAX_CONCURRENCY = int(os.environ.get("WORKER_MAX_CONCURRENCY", "10"))
+
+
+@app.on_sqs_message(
+    queue="assistants-runs-jobs",
+    batch_size=1,
+    name="run_worker",
+    maximum_concurrency=WORKER_MAX_CONCURRENCY,
+)
 def run_worker(event) -> None:  # type: ignore[no-untyped-def]
     for record in event:
         handle_job(get_services(), json.loads(record.body))
