@@ -33,11 +33,28 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# One sweep against a real table, e.g. make sweep ARGS="--stack assistants-runs-dev"
 sweep: $(STAMP)
-	$(BIN)/python -m chalicelib.local.sweep_once
+	$(BIN)/python -m chalicelib.admin sweep $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/round_trips.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+
+# Deployable stack: a SAM template (build/package/sam.json) plus deployment.zip, linted.
+# No AWS credentials needed; Lambda wheels come from chalice's cache or PyPI.
+.PHONY: package keys
+STAGE ?= dev
+package: $(STAMP)
+	rm -rf build/package
+	AWS_DEFAULT_REGION=us-east-1 $(BIN)/chalice package --stage $(STAGE) \
+		--merge-template infra/resources.json build/package
+	$(BIN)/cfn-lint --include-checks I -- build/package/sam.json
+	@$(BIN)/python -c "import os; n = os.path.getsize('build/package/deployment.zip'); \
+		print(f'build/package/deployment.zip: {n / 1e6:.2f} MB (limit 10 MB)')"
+
+# API keys of a deployed stage, e.g. make keys ARGS="create --project acme --stack assistants-runs-dev"
+keys: $(STAMP)
+	$(BIN)/python -m chalicelib.admin keys $(or $(ARGS),--help)

@@ -179,3 +179,21 @@ def test_without_retention_nothing_gets_a_ttl(api: Api, svc: Services) -> None:
         ExpressionAttributeValues={":pk": {"S": f"P#{project}#T#{run['thread_id']}"}},
     )["Items"]
     assert all("ttl" not in item for item in raw)
+
+
+def test_the_operator_command_runs_one_sweep_against_a_table(
+    api: Api, svc: Services, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make sweep` / `python -m chalicelib.admin sweep --table T` on the real clock."""
+    import time
+
+    from chalicelib import admin
+    from tests.conftest import TABLE
+
+    _clock(svc).set(int(time.time()) - 1000)  # so the run's deadline has passed for real
+    run = make_run(api, svc, "requires_action")
+    assert admin.main(["sweep", "--table", TABLE]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["expired"] == 1 and report["resent"] == 0
+    stored = svc.store.get_run(_project_of(svc, api), run["thread_id"], run["id"])
+    assert stored is not None and stored["status"] == "expired"

@@ -1,0 +1,386 @@
+"""The deployable stack: `chalice package --merge-template infra/resources.json`, then checks.
+
+Packaging runs once per stage (module-scoped). It needs Lambda-compatible wheels (pydantic-core
+for manylinux x86_64): chalice reuses its cache in .chalice/deployments, else downloads them from
+PyPI. Without either, these tests fail; they never skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sysconfig
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.config import load_settings
+from chalicelib.store.table import table_definition
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_ZIP_BYTES = 10 * 1024 * 1024
+FUNCTIONS = {"api": "APIHandler", "worker": "RunWorker", "sweeper": "Sweeper"}
+LOG_GROUPS = {
+    "api": "ApiHandlerLogGroup",
+    "worker": "RunWorkerLogGroup",
+    "sweeper": "SweeperLogGroup",
+}
+
+# Statements allowed to use "Resource": "*", each with the reason it cannot name a resource.
+# Today there are none: every statement names the table, its indexes, the queue, a log group,
+# or Bedrock foundation models / inference profiles (ARN patterns, never a bare "*").
+UNAVOIDABLE_WILDCARDS: dict[str, str] = {}
+
+# How each DynamoDB client call in chalicelib/store maps to IAM actions. Transactions have no
+# action of their own: IAM checks each operation in them (see TRANSACTION_OPERATIONS).
+CLIENT_CALL_ACTIONS = {
+    "get_item": {"dynamodb:GetItem"},
+    "put_item": {"dynamodb:PutItem"},
+    "update_item": {"dynamodb:UpdateItem"},
+    "delete_item": {"dynamodb:DeleteItem"},
+    "query": {"dynamodb:Query"},
+    "batch_write_item": {"dynamodb:BatchWriteItem"},
+    "transact_write_items": set(),
+    # Local only: the embedded DynamoDB and tests create the table; deployed, CloudFormation does.
+    "create_table": set(),
+    "get_waiter": set(),
+}
+TRANSACTION_OPERATIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
+def _tool(name: str) -> str:
+    path = Path(sysconfig.get_path("scripts")) / name
+    found = str(path) if path.exists() else shutil.which(name)
+    assert found, f"{name} is not installed: pip install -r requirements-dev.txt"
+    return found
+
+
+def _env() -> dict[str, str]:
+    """No credentials or profile: packaging must not need an AWS account."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    return env
+
+
+@dataclass
+class Packaged:
+    stage: str
+    out: Path
+    template: dict[str, Any]
+    log: str
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return self.template["Resources"]
+
+    def function(self, role: str) -> dict[str, Any]:
+        return self.resources[FUNCTIONS[role]]["Properties"]
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == kind}
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def packaged(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Packaged:
+    stage = request.param
+    out = tmp_path_factory.mktemp(f"package-{stage}") / "out"
+    command = [
+        _tool("chalice"),
+        "package",
+        "--stage",
+        stage,
+        "--merge-template",
+        "infra/resources.json",
+        str(out),
+    ]
+    result = subprocess.run(
+        command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600, check=False
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, (
+        f"`{' '.join(command)}` failed (it needs PyPI for Lambda wheels unless cached):\n{log}"
+    )
+    assert "Could not install dependencies" not in log, log
+    template = json.loads((out / "sam.json").read_text())
+    return Packaged(stage, out, template, log)
+
+
+def _strip_name(definition: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in definition.items() if k != "TableName"}
+
+
+def test_table_is_table_definition_with_pitr_and_ttl(packaged: Packaged) -> None:
+    (table,) = packaged.of_type("AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    expected = _strip_name(table_definition("unused"))
+    for key, value in expected.items():
+        assert props[key] == value, f"infra/resources.json {key} differs from table_definition"
+    assert {i["IndexName"] for i in props["GlobalSecondaryIndexes"]} == {"active", "pending"}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_queue_has_a_dead_letter_queue_and_outlasts_the_worker(packaged: Packaged) -> None:
+    queue = packaged.resources["JobQueue"]["Properties"]
+    dlq = packaged.resources["JobDeadLetterQueue"]["Properties"]
+    redrive = queue["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["JobDeadLetterQueue", "Arn"]}
+    assert 1 < redrive["maxReceiveCount"] <= 10
+    # A dead letter keeps its original enqueue time: the DLQ must retain it longer.
+    assert dlq["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+    worker_timeout = packaged.function("worker")["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * worker_timeout
+
+
+def test_worker_consumes_the_stack_queue(packaged: Packaged) -> None:
+    events = packaged.function("worker")["Events"]
+    (source,) = events.values()
+    assert source["Type"] == "SQS"
+    assert source["Properties"]["Queue"] in (
+        {"Fn::GetAtt": ["JobQueue", "Arn"]},
+        {"Fn::Sub": "${JobQueue.Arn}"},
+    )
+    assert source["Properties"]["BatchSize"] == 1
+    assert source["Properties"]["ScalingConfig"]["MaximumConcurrency"] >= 2
+
+
+def test_sweeper_is_scheduled_within_its_timeout(packaged: Packaged) -> None:
+    sweeper = packaged.function("sweeper")
+    (event,) = sweeper["Events"].values()
+    assert event["Type"] == "Schedule"
+    assert re.fullmatch(r"rate\(\d+ minutes?\)", event["Properties"]["Schedule"])
+    variables = sweeper["Environment"]["Variables"]
+    settings = load_settings({k: v for k, v in variables.items() if isinstance(v, str)})
+    assert settings.sweep_time_budget_seconds < sweeper["Timeout"]
+
+
+def test_functions_have_stage_config_and_the_stack_resources(packaged: Packaged) -> None:
+    functions = packaged.of_type("AWS::Serverless::Function")
+    assert set(functions) == set(FUNCTIONS.values())
+    for name, function in functions.items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["TABLE_NAME"] == {"Ref": "RunsTable"}, name
+        assert variables["RUN_QUEUE_URL"] == {"Ref": "JobQueue"}, name
+        assert variables["STAGE"] == packaged.stage, name
+        provider = {"dev": "echo", "prod": "bedrock"}[packaged.stage]
+        assert variables["MODEL_PROVIDER"] == provider, name
+    assert packaged.function("api")["Timeout"] <= 30  # API Gateway gives up after 29 s
+    assert packaged.function("worker")["Timeout"] == 120
+    assert packaged.function("sweeper")["Timeout"] == 60
+
+
+def _statements(packaged: Packaged) -> dict[str, list[dict[str, Any]]]:
+    """Every IAM statement in the template, by the role (or resource) that carries it."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name, resource in packaged.resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Role":
+            docs = [p["PolicyDocument"] for p in props.get("Policies", [])]
+        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            docs = [props["PolicyDocument"]]
+        elif resource["Type"] == "AWS::Serverless::Function":
+            docs = [p for p in props.get("Policies", []) if isinstance(p, dict)]
+        else:
+            continue
+        found[name] = [s for doc in docs for s in doc["Statement"]]
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _actions(statements: list[dict[str, Any]], resource: Any | None = None) -> set[str]:
+    return {
+        action
+        for s in statements
+        if s["Effect"] == "Allow" and (resource is None or resource in _as_list(s["Resource"]))
+        for action in _as_list(s["Action"])
+    }
+
+
+def test_each_function_has_its_own_least_privilege_role(packaged: Packaged) -> None:
+    statements = _statements(packaged)
+    role_names = {}
+    for role, name in FUNCTIONS.items():
+        arn = packaged.resources[name]["Properties"]["Role"]
+        assert set(arn) == {"Fn::GetAtt"}, f"{name} must use a role from this template"
+        role_names[role] = arn["Fn::GetAtt"][0]
+    assert len(set(role_names.values())) == len(FUNCTIONS), role_names
+    roles = {role: statements[name] for role, name in role_names.items()}
+    assert "DefaultRole" not in packaged.resources
+
+    for holder, items in statements.items():
+        for statement in items:
+            resources = _as_list(statement["Resource"])
+            if "*" in resources:
+                assert statement.get("Sid") in UNAVOIDABLE_WILDCARDS, (holder, statement)
+            assert not any(a.endswith("*") for a in _as_list(statement["Action"])), statement
+            assert statement["Effect"] == "Allow", statement
+
+    table = {"Fn::GetAtt": ["RunsTable", "Arn"]}
+    queue = {"Fn::GetAtt": ["JobQueue", "Arn"]}
+    used = _dynamodb_actions_used()
+    assert _actions(roles["worker"], table) >= used
+    assert _actions(roles["api"], table) >= used - {"dynamodb:BatchWriteItem"}
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= _actions(
+        roles["worker"], queue
+    )
+    for role in roles.values():
+        assert "sqs:SendMessage" in _actions(role, queue)
+        assert "dynamodb:Scan" not in _actions(role)
+    indexes = {"Fn::Sub": "${RunsTable.Arn}/index/*"}
+    assert _actions(roles["sweeper"], indexes) == {"dynamodb:Query"}
+    assert "sqs:ReceiveMessage" not in _actions(roles["api"]) | _actions(roles["sweeper"])
+    # The worker calls models; so does the API for `stream: true` (the run executes inline).
+    for role in ("worker", "api"):
+        assert _actions(roles[role]) >= {"bedrock:InvokeModel"}
+    assert not any(a.startswith("bedrock:") for a in _actions(roles["sweeper"]))
+    for role, log_group in LOG_GROUPS.items():
+        arn = {"Fn::GetAtt": [log_group, "Arn"]}
+        assert _actions(roles[role], arn) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+        # The log group exists before the function (no CreateLogGroup, so no race with it).
+        assert not any(
+            a.startswith("logs:") for a in _actions(roles[role]) - _actions(roles[role], arn)
+        )
+
+
+def _dynamodb_actions_used() -> set[str]:
+    """The IAM actions that chalicelib/store's DynamoDB calls need."""
+    source = "\n".join(p.read_text() for p in (ROOT / "chalicelib" / "store").glob("*.py"))
+    calls = set(re.findall(r"\bclient\.(\w+)\(", source))
+    unknown = calls - set(CLIENT_CALL_ACTIONS)
+    assert not unknown, f"map {unknown} to IAM actions here and grant them in infra/resources.json"
+    needed = set().union(*(CLIENT_CALL_ACTIONS[c] for c in calls))
+    if "transact_write_items" in calls:
+        kinds = set(re.findall(r"[\"'](Put|Update|Delete|ConditionCheck)[\"']\s*:", source))
+        needed |= {TRANSACTION_OPERATIONS[k] for k in kinds}
+    return needed
+
+
+def _render(template: str) -> Any:
+    """A gateway response template as API Gateway would fill it in."""
+    filled = (
+        template.replace("$context.error.messageString", json.dumps("Some message"))
+        .replace("$context.httpMethod", "GET")
+        .replace("$context.path", "/api/v1/nope")
+    )
+    assert "$" not in filled, template
+    return json.loads(filled)
+
+
+def test_gateway_responses_are_openai_errors(packaged: Packaged) -> None:
+    body = packaged.resources["RestAPI"]["Properties"]["DefinitionBody"]
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    expected_status = {"MISSING_AUTHENTICATION_TOKEN": "404", "UNAUTHORIZED": "401"}
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", *expected_status} <= set(responses)
+    for kind, response in responses.items():
+        if kind in expected_status:
+            assert response["statusCode"] == expected_status[kind]
+        error = _render(response["responseTemplates"]["application/json"])["error"]
+        assert set(error) == {"message", "type", "param", "code"}, kind
+        assert isinstance(error["message"], str) and error["message"], kind
+        assert error["param"] is None, kind
+        headers = response["responseParameters"]
+        assert headers["gatewayresponse.header.Content-Type"] == "'application/json'"
+    missing = _render(
+        responses["MISSING_AUTHENTICATION_TOKEN"]["responseTemplates"]["application/json"]
+    )
+    assert missing["error"]["message"] == "Invalid URL (GET /api/v1/nope)"
+    assert missing["error"]["type"] == "invalid_request_error"
+
+
+def test_outputs_name_the_table_for_the_key_command(packaged: Packaged) -> None:
+    assert packaged.template["Outputs"]["TableName"]["Value"] == {"Ref": "RunsTable"}
+    assert packaged.template["Outputs"]["JobQueueUrl"]["Value"] == {"Ref": "JobQueue"}
+
+
+def test_cfn_lint_passes(packaged: Packaged) -> None:
+    # --include-checks I: informational rules too (e.g. explicit deletion policies).
+    result = subprocess.run(
+        [_tool("cfn-lint"), "--include-checks", "I", "--", str(packaged.out / "sam.json")],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_deployment_zip_is_small_and_lambda_compatible(packaged: Packaged) -> None:
+    path = packaged.out / "deployment.zip"
+    size = path.stat().st_size
+    assert size < MAX_ZIP_BYTES, f"deployment.zip is {size / 1e6:.1f} MB"
+    names = zipfile.ZipFile(path).namelist()
+    tops = {n.split("/", 1)[0] for n in names}
+    # The Lambda runtime ships boto3; dev tools must not ride along.
+    for unwanted in ("boto3", "botocore", "moto", "pytest", "openai", "cfnlint", "tests"):
+        assert unwanted not in tops, unwanted
+    assert {n for n in names if n.startswith("chalice/")} <= {
+        "chalice/__init__.py",
+        "chalice/app.py",
+    }
+    runtime = packaged.function("api")["Runtime"]  # e.g. python3.11
+    tag = "cpython-" + runtime.removeprefix("python").replace(".", "")
+    (core,) = [n for n in names if n.startswith("pydantic_core/_pydantic_core.")]
+    assert core.endswith(f"{tag}-x86_64-linux-gnu.so"), core
+    assert packaged.function("api")["Architectures"] == ["x86_64"]
+
+
+def test_requirements_hold_only_what_lambda_needs() -> None:
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    names = {re.split(r"[<>=!~\[; ]", line.strip(), maxsplit=1)[0].lower() for line in lines}
+    names.discard("")
+    names = {n for n in names if not n.startswith("#")}
+    dev_only = {"boto3", "botocore", "chalice", "moto", "pytest", "openai", "ruff", "cfn-lint"}
+    assert not names & dev_only, names
+
+
+def test_key_commands_create_list_and_revoke(
+    dynamodb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m chalicelib.admin keys ...` on a deployed stage's table (moto here)."""
+    from chalicelib import admin
+    from chalicelib.domain.errors import Unauthorized
+    from chalicelib.services import auth
+    from tests.conftest import TABLE, make_services
+
+    where = ["--project", "acme", "--table", TABLE]
+    assert admin.main(["keys", "create", *where, "--name", "ci"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    svc = make_services(dynamodb, stage="dev")
+    assert auth.project_for(svc, f"Bearer {created['api_key']}") == "acme"
+
+    assert admin.main(["keys", "list", *where]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["key_hash"] == created["key_hash"]
+    assert listed["name"] == "ci"
+    assert "api_key" not in listed
+
+    assert admin.main(["keys", "revoke", *where, "--hash", created["key_hash"]]) == 0
+    assert admin.main(["keys", "revoke", *where, "--hash", created["key_hash"]]) == 1
+    capsys.readouterr()
+    svc.key_cache.clear()
+    with pytest.raises(Unauthorized, match="Incorrect API key"):
+        auth.project_for(svc, f"Bearer {created['api_key']}")
+
+
+def test_key_commands_need_a_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import admin
+
+    monkeypatch.delenv("TABLE_NAME", raising=False)
+    assert admin.main(["keys", "list", "--project", "acme"]) == 2
