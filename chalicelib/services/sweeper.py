@@ -18,6 +18,7 @@ from ..domain.transitions import RunChange
 from ..store.store import IndexEntry
 from .context import Services
 from .runs import finish_cancel
+from .settle import is_past_deadline, settle_run
 
 log = logging.getLogger(__name__)
 _PAGE = 100
@@ -103,8 +104,14 @@ def _expire(svc: Services, entry: IndexEntry, now: int) -> int:
     project, thread_id = _split(entry)
     run = _as_run(entry, thread_id)
     change = transitions.expire(run, now)
-    done = svc.store.change_run(project, thread_id, entry.run_id, change, base=run)
-    return 1 if done is not None else 0
+    if svc.store.change_run(project, thread_id, entry.run_id, change, base=run) is not None:
+        return 1
+    # The index entry was behind (e.g. tool outputs closed the step it named): read the run
+    # and expire it from what it is now, unless it ended meanwhile.
+    current = svc.store.get_run(project, thread_id, entry.run_id)
+    if current is None or not is_past_deadline(current, now):
+        return 0
+    return 1 if settle_run(svc, project, current)["status"] == lifecycle.EXPIRED else 0
 
 
 def _sweep_pending(svc: Services, now: int, budget: _Budget) -> None:
