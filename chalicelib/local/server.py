@@ -70,6 +70,15 @@ def prepare(port: int) -> Any:
 
     if not uses_real_dynamodb():
         start_embedded_dynamodb()
+    from chalice.cli import create_local_server
+    from chalice.cli import factory as cli_factory
+
+    # A copy: chalice writes the stage's variables into the environ it is given, which would let
+    # .chalice/config.json override what the process was started with (POLL_AFTER_MS=50 ...).
+    factory = cli_factory.CLIFactory(project_dir=str(ROOT), environ=dict(os.environ))
+    stage = factory.create_config_obj(chalice_stage_name="local")
+    for name, value in stage.environment_variables.items():
+        os.environ.setdefault(name, value)  # the stage's values are defaults; the process wins
     import boto3
 
     from ..config import load_settings
@@ -78,12 +87,13 @@ def prepare(port: int) -> Any:
     settings = load_settings()
     create_table(boto3.client("dynamodb"), settings.table_name)
     _openai_404_for_unknown_routes()
+    from chalice import local
+
+    # chalice local sends headers and body in two writes: with Nagle's algorithm on, every
+    # request on a keep-alive connection (the SDK's) waits ~40 ms for the client's delayed ACK.
+    local.ChaliceRequestHandler.disable_nagle_algorithm = True
     _start_sweeper(float(os.environ.get("SWEEP_INTERVAL_SECONDS", "5")))
 
-    from chalice.cli import create_local_server
-    from chalice.cli import factory as cli_factory
-
-    factory = cli_factory.CLIFactory(project_dir=str(ROOT), environ=os.environ)
     return create_local_server(factory, "127.0.0.1", port, "local")
 
 

@@ -188,7 +188,7 @@ def _outcome(run: Record, response: ModelResponse, now: int) -> Outcome:
     if response.tool_calls:
         step = _tool_step(run, response, now)
         items.append(step)
-        events += [("thread.run.step.created", step), ("thread.run.step.in_progress", step)]
+        events += _tool_step_events(step)
         so_far = run.get("usage_so_far") or {"prompt_tokens": 0, "completion_tokens": 0}
         calls = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
@@ -279,6 +279,31 @@ def _reply_items(
         ("thread.run.step.completed", step),
     ]
     return [message, step]
+
+
+def _tool_step_events(step: Record) -> list[tuple[str, Record]]:
+    """As the hosted API streamed them: the step opens empty, a step delta carries the calls.
+
+    The SDK's event handler reports tool calls (`on_tool_call_created`/`_done`) from step
+    deltas only, and adds a delta's calls to the ones the step was created with.
+    """
+    calls = step["step_details"]["tool_calls"]
+    opened = {**step, "step_details": {"type": "tool_calls", "tool_calls": []}}
+    delta = {
+        "id": step["id"],
+        "object": "thread.run.step.delta",
+        "delta": {
+            "step_details": {
+                "type": "tool_calls",
+                "tool_calls": [{"index": i, **call} for i, call in enumerate(calls)],
+            }
+        },
+    }
+    return [
+        ("thread.run.step.created", opened),
+        ("thread.run.step.in_progress", opened),
+        ("thread.run.step.delta", delta),
+    ]
 
 
 def _tool_step(run: Record, response: ModelResponse, now: int) -> Record:
