@@ -32,6 +32,8 @@ class Settings:
     sweep_max_runs: int = 1000
     sweep_time_budget_seconds: int = 45
     retention_days: int = 0
+    # Deleting a thread removes up to this many of its items inline, the rest in the background.
+    delete_inline_items: int = 2000
     # Requests.
     max_body_bytes: int = 1024 * 1024
     api_key_cache_seconds: int = 60
@@ -60,6 +62,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sweep_max_runs=_int(env, "SWEEP_MAX_RUNS", 1000),
         sweep_time_budget_seconds=_int(env, "SWEEP_TIME_BUDGET_SECONDS", 45),
         retention_days=_int(env, "RETENTION_DAYS", 0),
+        delete_inline_items=_int(env, "DELETE_INLINE_ITEMS", 2000),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
         api_key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 60),
         poll_after_ms=_int(env, "POLL_AFTER_MS", 500),

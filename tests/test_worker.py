@@ -98,21 +98,42 @@ def test_an_unexpected_executor_error_fails_the_run_instead_of_hanging(
     assert run["status"] == "failed" and run["last_error"]["code"] == "server_error"
 
 
-def test_a_deleted_thread_is_purged_in_the_background(
-    client: Any, api: Api, svc: Services, queued: dict[str, Any]
-) -> None:
-    deliver(client, svc.dispatcher.take())  # type: ignore[attr-defined]
-    thread_id = queued["thread_id"]
-    deleted = api.ok("DELETE", f"/v1/threads/{thread_id}")
-    assert deleted == {"id": thread_id, "object": "thread.deleted", "deleted": True}
-    jobs = svc.dispatcher.take()  # type: ignore[attr-defined]
-    assert jobs == [{"kind": "purge_thread", "project": jobs[0]["project"], "thread_id": thread_id}]
-    deliver(client, jobs)
+def _partition(svc: Services, project: str, thread_id: str) -> list[Any]:
     response = svc.store.client.query(
         TableName=svc.store.table,
         KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"P#{jobs[0]['project']}#T#{thread_id}"}},
+        ExpressionAttributeValues={":pk": {"S": f"P#{project}#T#{thread_id}"}},
     )
-    assert response["Items"] == []
-    status, _data = api.call("GET", _path(queued))
-    assert status == 404
+    return list(response["Items"])
+
+
+def test_a_deleted_thread_is_gone_when_the_delete_answers(
+    client: Any, api: Api, svc: Services, queued: dict[str, Any]
+) -> None:
+    (job,) = svc.dispatcher.take()  # type: ignore[attr-defined]
+    deliver(client, [job])
+    thread_id = queued["thread_id"]
+    deleted = api.ok("DELETE", f"/v1/threads/{thread_id}")
+    assert deleted == {"id": thread_id, "object": "thread.deleted", "deleted": True}
+    assert svc.dispatcher.take() == []  # type: ignore[attr-defined]
+    assert _partition(svc, job["project"], thread_id) == []
+    status, data = api.call("GET", _path(queued))
+    assert (status, data["error"]["message"]) == (404, f"No thread found with id '{thread_id}'.")
+
+
+def test_a_large_thread_finishes_deleting_in_the_background(
+    client: Any, api: Api, svc: Services, queued: dict[str, Any]
+) -> None:
+    import dataclasses
+
+    svc.settings = dataclasses.replace(svc.settings, delete_inline_items=2)
+    (job,) = svc.dispatcher.take()  # type: ignore[attr-defined]
+    deliver(client, [job])  # the thread now holds 2 messages, 1 run, 1 step
+    thread_id = queued["thread_id"]
+    api.ok("DELETE", f"/v1/threads/{thread_id}")
+    jobs = svc.dispatcher.take()  # type: ignore[attr-defined]
+    assert jobs == [{"kind": "purge_thread", "project": job["project"], "thread_id": thread_id}]
+    left = _partition(svc, job["project"], thread_id)
+    assert left and not any(i["sk"]["S"].startswith("RUN#") for i in left)  # runs go first
+    deliver(client, jobs)
+    assert _partition(svc, job["project"], thread_id) == []

@@ -46,10 +46,16 @@ def modify_thread(svc: Services, project: str, thread_id: str, request: ModifyTh
 
 
 def delete_thread(svc: Services, project: str, thread_id: str) -> dict[str, object]:
+    """Delete a thread and what it owns: at once up to a budget, the rest in the background.
+
+    Its contents must be gone when the answer says deleted, so the request itself deletes up to
+    `delete_inline_items` items; only a larger thread's remainder goes to a purge job (until
+    that finishes, the remainder can still be read: README, Limits).
+    """
     if svc.store.delete_thread(project, thread_id) is None:
         raise errors.thread_not_found(thread_id)
-    # Messages, runs and steps go in the background, in batches (see README, Design).
-    svc.dispatcher.send(purge_job(project, thread_id))
+    if not svc.store.purge_thread_items(project, thread_id, svc.settings.delete_inline_items):
+        svc.dispatcher.send(purge_job(project, thread_id))
     return {"id": thread_id, "object": "thread.deleted", "deleted": True}
 
 

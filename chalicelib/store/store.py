@@ -22,6 +22,7 @@ from ..domain.transitions import IfMissing, RunChange
 from . import keys
 from .table import (
     ACTIVE_INDEX,
+    MAX_ITEM_BYTES,
     MAX_TRANSACTION_BYTES,
     PENDING_INDEX,
     check_size,
@@ -110,6 +111,29 @@ def _is_condition_failure(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
+def _is_item_too_large(error: ClientError) -> bool:
+    """An update that would make an item bigger than DynamoDB's 400 KB (nothing is written).
+
+    DynamoDB says so in a ValidationException, or for a transaction in a cancellation reason.
+    """
+    info = error.response["Error"]
+    if info["Code"] == "ValidationException":
+        return "Item size" in info.get("Message", "")
+    reasons = error.response.get("CancellationReasons") or []
+    return any(
+        r.get("Code") == "ValidationError" and "Item size" in (r.get("Message") or "")
+        for r in reasons
+    )
+
+
+def _too_large() -> ItemTooLarge:
+    return ItemTooLarge(
+        f"The change would make the object too large to store: over the limit of "
+        f"{MAX_ITEM_BYTES} bytes per object.",
+        code="object_too_large",
+    )
+
+
 def _cancellation_codes(error: ClientError) -> list[str]:
     reasons = error.response.get("CancellationReasons") or []
     return [reason.get("Code", "None") for reason in reasons]
@@ -163,6 +187,8 @@ class Store:
         except ClientError as error:
             if _is_condition_failure(error):
                 return None
+            if _is_item_too_large(error):
+                raise _too_large() from None
             raise
         return _strip(deserialize(response["Attributes"]))
 
@@ -180,6 +206,8 @@ class Store:
                 self.client.transact_write_items(TransactItems=ops)
                 return None
             except ClientError as error:
+                if _is_item_too_large(error):
+                    raise _too_large() from None
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 codes = _cancellation_codes(error)
@@ -324,20 +352,36 @@ class Store:
         return _strip(deserialize(item)) if item else None
 
     def purge_thread_items(self, project: str, thread_id: str, max_items: int = 1000) -> bool:
-        """Delete up to `max_items` items of a deleted thread's partition. True when none remain."""
+        """Delete up to `max_items` items of a deleted thread's partition. True when none remain.
+
+        Runs go first: every write into a thread's partition is conditioned on the thread item
+        (gone already) or on one of its runs' status, so once the runs are gone nothing can add
+        an item behind the purge.
+        """
         pk = keys.thread_pk(project, thread_id)
+        deleted, runs_gone = self._delete_items(pk, max_items, keys.RUN)
+        if not runs_gone:
+            return False
+        return self._delete_items(pk, max_items - deleted)[1]
+
+    def _delete_items(self, pk: str, budget: int, prefix: str | None = None) -> tuple[int, bool]:
+        """Delete up to `budget` of a partition's items (those under `prefix`).
+
+        Returns how many it deleted and whether none are left."""
+        condition = "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix else "")
+        values = {":pk": {"S": pk}, **({":prefix": {"S": prefix}} if prefix else {})}
         deleted = 0
-        while deleted < max_items:
+        while deleted < budget:
             response = self.client.query(
                 TableName=self.table,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": pk}},
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
                 ProjectionExpression="pk, sk",
-                Limit=min(100, max_items - deleted),
+                Limit=min(100, budget - deleted),
             )
             batch = response.get("Items", [])
             if not batch:
-                return True
+                return deleted, True
             for start in range(0, len(batch), 25):
                 requests = [{"DeleteRequest": {"Key": k}} for k in batch[start : start + 25]]
                 pending: dict[str, Any] = {self.table: requests}
@@ -345,7 +389,9 @@ class Store:
                     result = self.client.batch_write_item(RequestItems=pending)
                     pending = result.get("UnprocessedItems") or {}
             deleted += len(batch)
-        return False
+            if not response.get("LastEvaluatedKey"):
+                return deleted, True
+        return deleted, False
 
     def add_message(self, project: str, message: Record, stale_run_id: str | None) -> None:
         """Put a message if the thread exists and holds no active run (or only `stale_run_id`)."""
