@@ -16,10 +16,16 @@ from typing import Any, TypeVar
 from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
 
-from ..domain.errors import ApiError, InvalidRequest, ServerError, missing_beta_header
+from ..domain.errors import (
+    ApiError,
+    InvalidRequest,
+    ServerError,
+    Unauthorized,
+    missing_beta_header,
+)
 from ..services.auth import project_for
 from ..services.context import Services
-from .validation import validation_error
+from .validation import storable_json_error, validation_error
 
 log = logging.getLogger(__name__)
 Model = TypeVar("Model", bound=BaseModel)
@@ -48,14 +54,17 @@ class ApiRequest:
         data: Any = {}
         if self.raw_body.strip():
             try:
-                data = json.loads(self.raw_body.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
+                data = json.loads(self.raw_body.decode("utf-8"), parse_constant=_no_constant)
+            except (ValueError, RecursionError):  # incl. bad UTF-8, NaN, absurdly deep nesting
                 raise InvalidRequest(_BAD_JSON) from None
         if not isinstance(data, dict):
             raise InvalidRequest(
                 "Invalid body: expected a JSON object, but got "
                 f"{type(data).__name__.replace('NoneType', 'null')} instead."
             )
+        unstorable = storable_json_error(data)
+        if unstorable is not None:
+            raise unstorable
         try:
             return model.model_validate(data)
         except ValidationError as error:
@@ -63,6 +72,26 @@ class ApiRequest:
 
     def query_list(self, name: str) -> list[str]:
         return self.multi_query.get(name, [])
+
+
+def _no_constant(name: str) -> Any:
+    """NaN, Infinity and -Infinity are not JSON (Python's parser would accept them)."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _authorization(request: Any) -> str | None:
+    """The Authorization header; two different ones (API Gateway keeps only the last) are a 401."""
+    event = request.to_original_event()
+    multi = event.get("multiValueHeaders") or {}
+    values = {v for k, vs in multi.items() if k.lower() == "authorization" for v in vs or []}
+    if len(values) > 1:
+        raise Unauthorized(
+            "Multiple Authorization headers with different values: send exactly one "
+            "(Authorization: Bearer YOUR_KEY).",
+            code="invalid_api_key",
+        )
+    value: str | None = request.headers.get("authorization")
+    return value
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -121,7 +150,7 @@ def _view(app: Chalice, handlers: dict[str, Handler], services: Callable[[], Ser
                     f"{svc.settings.max_body_bytes} bytes.",
                     status=413,
                 )
-            project = project_for(svc, request.headers.get("authorization"))
+            project = project_for(svc, _authorization(request))
             if "assistants=v2" not in request.headers.get("openai-beta", ""):
                 raise missing_beta_header()
             content_type = request.headers.get("content-type", "")

@@ -60,3 +60,46 @@ def validation_error(error: ValidationError) -> InvalidRequest:
     if kind == "invalid_value":
         return InvalidRequest(first["msg"], param=param)
     return InvalidRequest(f"Invalid '{param}': {first['msg']}.", param=param)
+
+
+# What one DynamoDB item can hold (a body's values are stored as they are): attribute values
+# nest at most 32 levels, and a number has at most 38 digits and a magnitude of 1E-130 to
+# 9.99...E+125 (or is 0). Anything beyond would fail in the store as a 500; it is a 400 here.
+MAX_JSON_DEPTH = 32
+_MAX_INTEGER = 10**38 - 1
+_MIN_MAGNITUDE = 1e-130
+_MAX_MAGNITUDE = 1e126
+
+
+def storable_json_error(data: Any) -> InvalidRequest | None:
+    """The first value of a parsed body that could not be stored, as a 400 (None if all can)."""
+    stack: list[tuple[Any, tuple[Any, ...], int]] = [(data, (), 1)]
+    while stack:
+        value, loc, depth = stack.pop()
+        param = _param(loc) or None
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            continue
+        if isinstance(value, int):
+            if abs(value) > _MAX_INTEGER:
+                return InvalidRequest(
+                    f"Invalid '{param}': integer too large. Expected at most 38 digits, but got "
+                    f"{len(str(abs(value)))} digits instead.",
+                    param=param,
+                )
+        elif isinstance(value, float):
+            if value != 0 and not _MIN_MAGNITUDE <= abs(value) < _MAX_MAGNITUDE:
+                return InvalidRequest(
+                    f"Invalid '{param}': number {value!r} is out of range. Expected 0 or a "
+                    "magnitude between 1e-130 and 9.99e+125.",
+                    param=param,
+                )
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return InvalidRequest(
+                    f"Invalid '{param}': nested too deeply. Expected objects and arrays nested "
+                    f"at most {MAX_JSON_DEPTH} levels deep.",
+                    param=param,
+                )
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend((item, (*loc, key), depth + 1) for key, item in items)
+    return None

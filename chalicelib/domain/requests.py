@@ -91,6 +91,36 @@ def _check_function(value: Any) -> dict[str, Any]:
     return out
 
 
+def _check_file_search(value: Any) -> dict[str, Any]:
+    """The options of a file_search tool, as the spec has them (they are echoed back)."""
+    options = _check_object(value, "'file_search'")
+    if set(options) - {"max_num_results", "ranking_options"}:
+        raise _fail("file_search takes only 'max_num_results' and 'ranking_options'")
+    out: dict[str, Any] = {}
+    limit = options.get("max_num_results")
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 50:
+            raise _fail("file_search.max_num_results must be an integer from 1 to 50")
+        out["max_num_results"] = limit
+    ranking = options.get("ranking_options")
+    if ranking is not None:
+        ranking = _check_object(ranking, "file_search.ranking_options")
+        if set(ranking) - {"ranker", "score_threshold"}:
+            raise _fail("ranking_options takes only 'ranker' and 'score_threshold'")
+        ranker = ranking.get("ranker", "auto")
+        if ranker not in ("auto", "default_2024_08_21"):
+            raise _fail("ranking_options.ranker must be 'auto' or 'default_2024_08_21'")
+        threshold = ranking.get("score_threshold")
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, (int, float))
+            or not 0 <= threshold <= 1
+        ):
+            raise _fail("ranking_options.score_threshold is required: a number from 0 to 1")
+        out["ranking_options"] = {"ranker": ranker, "score_threshold": threshold}
+    return out
+
+
 def check_tool(value: Any) -> dict[str, Any]:
     tool = _check_object(value, "a tool")
     kind = tool.get("type")
@@ -108,8 +138,8 @@ def check_tool(value: Any) -> dict[str, Any]:
         if set(tool) - {"type", "file_search"}:
             raise _fail("a file_search tool takes only 'type' and 'file_search'")
         out: dict[str, Any] = {"type": "file_search"}
-        if "file_search" in tool:
-            out["file_search"] = _check_object(tool["file_search"], "'file_search'")
+        if tool.get("file_search") is not None:
+            out["file_search"] = _check_file_search(tool["file_search"])
         return out
     raise _fail("tool type must be one of 'code_interpreter', 'file_search', 'function'")
 
@@ -236,7 +266,8 @@ def check_attachments(value: Any) -> list[dict[str, Any]] | None:
 def check_tool_resources(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
-    resources = _check_object(value, "tool_resources")
+    # A null entry is taken as not given (like a null top-level field); it is never echoed back.
+    resources = {k: v for k, v in _check_object(value, "tool_resources").items() if v is not None}
     if set(resources) - {"code_interpreter", "file_search"}:
         raise _fail("tool_resources takes 'code_interpreter' and 'file_search'")
     ci = resources.get("code_interpreter")

@@ -6,6 +6,7 @@ from ..domain import errors
 from ..domain.objects import Record, new_assistant
 from ..domain.pagination import Page, PageRequest
 from ..domain.requests import CreateAssistant, ModifyAssistant
+from ..store.table import check_size
 from .context import Services
 
 
@@ -30,6 +31,10 @@ def modify_assistant(
     for key in ("model", "tools", "metadata", "response_format"):
         if key in changes and changes[key] is None:
             del changes[key]
+    if changes:
+        # Refuse an assistant that would outgrow an item before writing anything: a backend may
+        # apply part of an update before it finds the item too large (moto, the local stage).
+        check_size({**get_assistant(svc, project, assistant_id), **changes}, "assistant")
     updated = svc.store.update_assistant(project, assistant_id, changes)
     if updated is None:
         raise errors.assistant_not_found(assistant_id)
