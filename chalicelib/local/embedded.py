@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 
@@ -20,4 +21,27 @@ def start_embedded_dynamodb() -> Any:
 
     mock = mock_aws()
     mock.start()
+    _serialise_moto()
     return mock
+
+
+def _serialise_moto() -> None:
+    """One mocked AWS call at a time: moto's backends are not thread-safe.
+
+    The local server answers requests on threads and runs jobs on worker threads; two concurrent
+    calls (e.g. a TransactWriteItems, which deep-copies the table, beside a PutItem) otherwise
+    fail inside moto with "dictionary changed size during iteration", leaving a run stuck.
+    """
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+    if getattr(original, "_serialised", False):
+        return
+    lock = threading.RLock()
+
+    def process_request(self: Any, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    process_request._serialised = True  # type: ignore[attr-defined]
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
