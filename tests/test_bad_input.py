@@ -1,0 +1,1086 @@
+"""Hostile and broken input through the real app (chalice.test.Client on moto): always a clear
+4xx in the OpenAI error shape, fast, and for writes nothing written half-way.
+
+"Nothing written" is checked twice: through the API (lists) and by counting every item in the
+table before and after.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from chalicelib.services.context import Services
+from chalicelib.services.jobs import handle_job
+from tests.conftest import KEY, OTHER_KEY, TABLE, Api, auth_headers
+from tests.support.spec import validate_response
+
+ERROR_KEYS = {"message", "type", "param", "code"}
+FAST_SECONDS = 2.0  # a 10,000-element body is refused long before this
+MISSING = {
+    "assistant": "asst_" + "0" * 24,
+    "thread": "thread_" + "0" * 24,
+    "message": "msg_" + "0" * 24,
+    "run": "run_" + "0" * 24,
+    "step": "step_" + "0" * 24,
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# Helpers
+# ------------------------------------------------------------------------------------------------
+
+
+class _Any:
+    """Any value is fine (the default of assert_error's param and code)."""
+
+
+ANY = _Any()
+
+
+def assert_error(
+    status: int,
+    data: Any,
+    expected: int,
+    *,
+    param: str | Callable[[Any], bool] | _Any | None = ANY,
+    code: str | _Any | None = ANY,
+) -> dict[str, Any]:
+    """`data` is exactly an OpenAI error body with status `expected` (and `param`/`code`)."""
+    assert status == expected, (status, data)
+    assert isinstance(data, dict) and set(data) == {"error"}, data
+    error = data["error"]
+    assert isinstance(error, dict) and set(error) == ERROR_KEYS, error
+    assert isinstance(error["message"], str) and error["message"], error
+    assert isinstance(error["type"], str), error
+    assert error["param"] is None or isinstance(error["param"], str), error
+    assert error["code"] is None or isinstance(error["code"], str), error
+    validate_response("post", "/threads", expected, data)
+    if expected == 400:
+        assert error["type"] == "invalid_request_error", error
+    if callable(param):
+        assert param(error["param"]), error
+    elif not isinstance(param, _Any):
+        assert error["param"] == param, error
+    if not isinstance(code, _Any):
+        assert error["code"] == code, error
+    assert "Traceback" not in error["message"]
+    return error
+
+
+class Cases:
+    """Runs many small cases in one test (one moto setup) and reports every failing one."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
+    def check(self, label: str, run: Callable[[], object]) -> None:
+        try:
+            run()
+        except AssertionError as error:
+            self.failures.append(f"[{label}] {error}")
+
+    def assert_all_passed(self) -> None:
+        assert not self.failures, f"{len(self.failures)} case(s) failed:\n" + "\n".join(
+            self.failures
+        )
+
+
+def count_items(svc: Services) -> int:
+    """Every item in the table (all projects, all kinds)."""
+    client = svc.store.client
+    total, kwargs = 0, {"TableName": TABLE, "Select": "COUNT"}
+    while True:
+        page = client.scan(**kwargs)
+        total += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return total
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def utf8(body: Any) -> bytes:
+    """A JSON body with non-ASCII characters sent as raw UTF-8 (3 bytes per '€')."""
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def timed(api: Api, method: str, path: str, body: Any = None) -> tuple[int, Any, float]:
+    start = time.perf_counter()
+    status, data = api.call(method, path, body)
+    return status, data, time.perf_counter() - start
+
+
+@pytest.fixture
+def assistant(api: Api) -> dict[str, Any]:
+    return api.ok("POST", "/v1/assistants", {"model": "gpt-4o", "name": "bad-input"})
+
+
+@pytest.fixture
+def thread(api: Api) -> dict[str, Any]:
+    return api.ok("POST", "/v1/threads", {"messages": [{"role": "user", "content": "hello"}]})
+
+
+def list_ids(api: Api, path: str) -> list[str]:
+    return [item["id"] for item in api.ok("GET", path + "?limit=100")["data"]]
+
+
+def requires_action_run(
+    api: Api, svc: Services, assistant: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """A run waiting for tool outputs (jobs are delivered by hand here)."""
+    body = {
+        "assistant_id": assistant["id"],
+        "thread": {"messages": [{"role": "user", "content": "get_weather please"}]},
+        "tools": [{"type": "function", "function": {"name": "get_weather"}}],
+        "tool_choice": "required",
+    }
+    run = api.ok("POST", "/v1/threads/runs", body)
+    for job in svc.dispatcher.take():  # type: ignore[attr-defined]
+        handle_job(svc, job)
+    run = api.ok("GET", f"/v1/threads/{run['thread_id']}/runs/{run['id']}")
+    assert run["status"] == "requires_action", run
+    calls = run["required_action"]["submit_tool_outputs"]["tool_calls"]
+    return run, [call["id"] for call in calls]
+
+
+# ------------------------------------------------------------------------------------------------
+# Bodies that are not JSON objects
+# ------------------------------------------------------------------------------------------------
+
+BAD_JSON = [
+    b"{",
+    b'{"model": "gpt-4o",}',
+    b"{'model': 'gpt-4o'}",
+    b'{"model": "gpt-4o"} trailing',
+    b'{"model": "gpt-4o"}{"model": "gpt-4o"}',
+    b"\x00",
+    b'{"model": "gpt-4o", "temperature": NaN}',
+    b'{"model": "gpt-4o", "top_p": Infinity}',
+    b'{"model": "gpt-4o", "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    b'{"model": "gpt-4o", "metadata": {"k": "\xff\xfe"}}',  # not UTF-8
+    b"\xff\xfe{\x00}\x00",  # UTF-16
+    '{"model": "gpt-4o"}'.encode("utf-16"),
+]
+
+
+def test_a_body_that_is_not_json_is_a_400_and_writes_nothing(api: Api, svc: Services) -> None:
+    cases = Cases()
+    before = count_items(svc)
+    for raw in BAD_JSON:
+
+        def case(raw: bytes = raw) -> None:
+            status, data = api.call("POST", "/v1/assistants", raw)
+            error = assert_error(status, data, 400, param=None)
+            assert error["message"].startswith("We could not parse the JSON body"), error
+
+        cases.check(repr(raw[:40]), case)
+    cases.assert_all_passed()
+    assert count_items(svc) == before
+    assert list_ids(api, "/v1/assistants") == []
+
+
+def test_json_that_is_not_an_object_is_a_400(api: Api, svc: Services) -> None:
+    cases = Cases()
+    before = count_items(svc)
+    for raw in (b"[]", b'[{"model": "gpt-4o"}]', b'"x"', b"1", b"true", b"null"):
+        for path in ("/v1/assistants", "/v1/threads", "/v1/threads/runs"):
+
+            def case(raw: bytes = raw, path: str = path) -> None:
+                status, data = api.call("POST", path, raw)
+                error = assert_error(status, data, 400, param=None)
+                assert "expected a JSON object" in error["message"], error
+
+            cases.check(f"{path} {raw!r}", case)
+    cases.assert_all_passed()
+    assert count_items(svc) == before
+
+
+def test_a_surrogate_escape_is_a_400(api: Api, svc: Services) -> None:
+    """ "\\ud800" parses in Python but is no text: it could not be stored or sent back."""
+    before = count_items(svc)
+    status, data = api.call("POST", "/v1/assistants", b'{"model": "gpt-4o", "name": "\\ud800"}')
+    assert_error(status, data, 400, param="name")
+    assert count_items(svc) == before
+
+
+# ------------------------------------------------------------------------------------------------
+# Wrong types and unknown fields, at every level
+# ------------------------------------------------------------------------------------------------
+
+WRONG_TYPES: list[tuple[str, str, Any, str]] = [
+    # (label, path, body (ASSISTANT = the fixture's id), param prefix)
+    ("tools not an array", "/v1/assistants", {"model": "gpt-4o", "tools": "function"}, "tools"),
+    (
+        "function.name an integer",
+        "/v1/assistants",
+        {"model": "gpt-4o", "tools": [{"type": "function", "function": {"name": 1}}]},
+        "tools",
+    ),
+    (
+        "function.parameters a string",
+        "/v1/assistants",
+        {
+            "model": "gpt-4o",
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": "{}"}}],
+        },
+        "tools",
+    ),
+    (
+        "temperature a string",
+        "/v1/assistants",
+        {"model": "gpt-4o", "temperature": "1"},
+        "temperature",
+    ),
+    (
+        "temperature a boolean",
+        "/v1/assistants",
+        {"model": "gpt-4o", "temperature": True},
+        "temperature",
+    ),
+    ("model an integer", "/v1/assistants", {"model": 4}, "model"),
+    (
+        "metadata value an integer",
+        "/v1/assistants",
+        {"model": "x", "metadata": {"k": 1}},
+        "metadata.k",
+    ),
+    ("metadata an array", "/v1/threads", {"metadata": ["k"]}, "metadata"),
+    ("messages a string", "/v1/threads", {"messages": "hi"}, "messages"),
+    (
+        "message content a number",
+        "/v1/threads",
+        {"messages": [{"role": "user", "content": 5}]},
+        "messages[0].content",
+    ),
+    (
+        "text part text a number",
+        "/v1/threads",
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
+        "messages[0].content",
+    ),
+    (
+        "role an integer",
+        "/v1/threads",
+        {"messages": [{"role": 1, "content": "x"}]},
+        "messages[0].role",
+    ),
+    (
+        "file_ids a string",
+        "/v1/threads",
+        {"tool_resources": {"code_interpreter": {"file_ids": "file-1"}}},
+        "tool_resources",
+    ),
+    ("assistant_id a number", "/v1/threads/runs", {"assistant_id": 5}, "assistant_id"),
+    (
+        "stream a string",
+        "/v1/threads/runs",
+        {"assistant_id": "ASSISTANT", "stream": "true"},
+        "stream",
+    ),
+    (
+        "last_messages a string",
+        "/v1/threads/runs",
+        {
+            "assistant_id": "ASSISTANT",
+            "truncation_strategy": {"type": "last_messages", "last_messages": "3"},
+        },
+        "truncation_strategy",
+    ),
+    (
+        "thread.messages[0].content an object",
+        "/v1/threads/runs",
+        {
+            "assistant_id": "ASSISTANT",
+            "thread": {"messages": [{"role": "user", "content": {"a": 1}}]},
+        },
+        "thread.messages[0].content",
+    ),
+    (
+        "max_prompt_tokens a float",
+        "/v1/threads/runs",
+        {"assistant_id": "ASSISTANT", "max_prompt_tokens": 300.5},
+        "max_prompt_tokens",
+    ),
+    (
+        "tool_choice function name a number",
+        "/v1/threads/runs",
+        {"assistant_id": "ASSISTANT", "tool_choice": {"type": "function", "function": {"name": 7}}},
+        "tool_choice",
+    ),
+]
+
+
+def _fill(body: Any, assistant_id: str) -> Any:
+    return json.loads(json.dumps(body).replace('"ASSISTANT"', json.dumps(assistant_id)))
+
+
+def _refused(
+    api: Api, svc: Services, path: str, body: Any, param: str, status: int = 400
+) -> Callable[[], None]:
+    """A case: POST `body` to `path` is refused with `param` (a prefix), and writes nothing."""
+
+    def case() -> None:
+        before = count_items(svc)
+        answer, data = api.call("POST", path, body)
+        assert_error(
+            answer, data, status, param=lambda p: isinstance(p, str) and p.startswith(param)
+        )
+        assert count_items(svc) == before, "something was written"
+
+    return case
+
+
+def test_wrong_types_at_any_level_are_a_400_naming_the_field(
+    api: Api, svc: Services, assistant: dict[str, Any]
+) -> None:
+    cases = Cases()
+    for label, path, body, param in WRONG_TYPES:
+        cases.check(label, _refused(api, svc, path, _fill(body, assistant["id"]), param))
+    cases.assert_all_passed()
+
+
+UNKNOWN_FIELDS: list[tuple[str, str, Any, str]] = [
+    ("top level", "/v1/assistants", {"model": "gpt-4o", "bogus": 1}, "bogus"),
+    (
+        "tools[0].function",
+        "/v1/assistants",
+        {"model": "gpt-4o", "tools": [{"type": "function", "function": {"name": "f", "bogus": 1}}]},
+        "tools",
+    ),
+    (
+        "tools[0]",
+        "/v1/assistants",
+        {"model": "gpt-4o", "tools": [{"type": "code_interpreter", "bogus": 1}]},
+        "tools",
+    ),
+    (
+        "tools[0].file_search",
+        "/v1/assistants",
+        {"model": "gpt-4o", "tools": [{"type": "file_search", "file_search": {"bogus": 1}}]},
+        "tools",
+    ),
+    (
+        "tools[0].file_search.ranking_options",
+        "/v1/assistants",
+        {
+            "model": "gpt-4o",
+            "tools": [
+                {
+                    "type": "file_search",
+                    "file_search": {"ranking_options": {"score_threshold": 0.5, "bogus": 1}},
+                }
+            ],
+        },
+        "tools",
+    ),
+    (
+        "response_format.json_schema",
+        "/v1/assistants",
+        {
+            "model": "gpt-4o",
+            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "bogus": 1}},
+        },
+        "response_format",
+    ),
+    (
+        "tool_resources",
+        "/v1/threads",
+        {"tool_resources": {"bogus": {}}},
+        "tool_resources",
+    ),
+    (
+        "messages[0]",
+        "/v1/threads",
+        {"messages": [{"role": "user", "content": "x", "bogus": 1}]},
+        "messages[0].bogus",
+    ),
+    (
+        "messages[0].content[0]",
+        "/v1/threads",
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "x", "bogus": 1}]}]},
+        "messages[0].content",
+    ),
+    (
+        "messages[0].attachments[0]",
+        "/v1/threads",
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": "x",
+                    "attachments": [{"file_id": "f", "tools": [], "bogus": 1}],
+                }
+            ]
+        },
+        "messages[0].attachments",
+    ),
+    (
+        "thread.messages[0]",
+        "/v1/threads/runs",
+        {
+            "assistant_id": "ASSISTANT",
+            "thread": {"messages": [{"role": "user", "content": "x", "bogus": 1}]},
+        },
+        "thread.messages[0].bogus",
+    ),
+    (
+        "thread",
+        "/v1/threads/runs",
+        {"assistant_id": "ASSISTANT", "thread": {"bogus": 1}},
+        "thread.bogus",
+    ),
+    (
+        "truncation_strategy",
+        "/v1/threads/runs",
+        {"assistant_id": "ASSISTANT", "truncation_strategy": {"type": "auto", "bogus": 1}},
+        "truncation_strategy",
+    ),
+    (
+        "tool_choice.function",
+        "/v1/threads/runs",
+        {
+            "assistant_id": "ASSISTANT",
+            "tool_choice": {"type": "function", "function": {"name": "f", "bogus": 1}},
+        },
+        "tool_choice",
+    ),
+]
+
+
+def test_unknown_fields_at_any_level_are_a_400(
+    api: Api, svc: Services, assistant: dict[str, Any]
+) -> None:
+    cases = Cases()
+    for label, path, body, param in UNKNOWN_FIELDS:
+        cases.check(label, _refused(api, svc, path, _fill(body, assistant["id"]), param))
+    cases.assert_all_passed()
+
+
+def test_unknown_field_in_a_tool_output_is_a_400_and_the_run_still_waits(
+    api: Api, svc: Services, assistant: dict[str, Any]
+) -> None:
+    run, calls = requires_action_run(api, svc, assistant)
+    path = f"/v1/threads/{run['thread_id']}/runs/{run['id']}/submit_tool_outputs"
+    body = {"tool_outputs": [{"tool_call_id": calls[0], "output": "x", "bogus": 1}]}
+    before = count_items(svc)
+    status, data = api.call("POST", path, body)
+    assert_error(status, data, 400, param="tool_outputs[0].bogus")
+    assert count_items(svc) == before
+    run = api.ok("GET", f"/v1/threads/{run['thread_id']}/runs/{run['id']}")
+    assert run["status"] == "requires_action"
+
+
+# ------------------------------------------------------------------------------------------------
+# Numbers and nesting a store can't hold
+# ------------------------------------------------------------------------------------------------
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    node = root
+    for _ in range(depth - 1):
+        node["a"] = {}
+        node = node["a"]
+    return root
+
+
+def _function_tool(parameters: Any) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": "f", "parameters": parameters}}
+
+
+UNSTORABLE: list[tuple[str, str, bytes, str]] = [
+    (
+        "a 60-digit max_prompt_tokens",
+        "/v1/threads/runs",
+        b'{"assistant_id": "ASSISTANT", "max_prompt_tokens": 1' + b"0" * 60 + b"}",
+        "max_prompt_tokens",
+    ),
+    (
+        "a 60-digit last_messages",
+        "/v1/threads/runs",
+        b'{"assistant_id": "ASSISTANT", "truncation_strategy": {"type": "last_messages", '
+        b'"last_messages": 1' + b"0" * 60 + b"}}",
+        "truncation_strategy.last_messages",
+    ),
+    (
+        "temperature 1e-200",
+        "/v1/assistants",
+        b'{"model": "gpt-4o", "temperature": 1e-200}',
+        "temperature",
+    ),
+    (
+        "1e300 inside function parameters",
+        "/v1/assistants",
+        json.dumps({"model": "gpt-4o", "tools": [_function_tool({"maximum": 1e300})]}).encode(),
+        "tools[0].function.parameters.maximum",
+    ),
+    (
+        "a 42-digit integer inside function parameters",
+        "/v1/assistants",
+        json.dumps({"model": "gpt-4o", "tools": [_function_tool({"maximum": 10**41})]}).encode(),
+        "tools[0].function.parameters.maximum",
+    ),
+    (
+        "function parameters nested 40 levels deep",
+        "/v1/assistants",
+        json.dumps({"model": "gpt-4o", "tools": [_function_tool(_nested(40))]}).encode(),
+        "tools[0].function.parameters",
+    ),
+]
+
+
+def test_values_the_store_cannot_hold_are_a_400_not_a_500(
+    api: Api, svc: Services, assistant: dict[str, Any]
+) -> None:
+    """DynamoDB numbers have 38 digits and 1e-130..1e126; attribute values nest 32 levels."""
+    cases = Cases()
+    for label, path, raw, param in UNSTORABLE:
+        raw = raw.replace(b'"ASSISTANT"', json.dumps(assistant["id"]).encode())
+        cases.check(label, _refused(api, svc, path, raw, param))
+    cases.assert_all_passed()
+
+
+def test_nesting_up_to_the_limit_is_stored(api: Api) -> None:
+    """The depth limit leaves room for real JSON schemas (a body nests 32 levels at most)."""
+    parameters = _nested(27)  # body > tools > [0] > function > parameters: 32 levels in all
+    body = {"model": "gpt-4o", "tools": [_function_tool(parameters)]}
+    created = api.ok("POST", "/v1/assistants", body)
+    assert created["tools"][0]["function"]["parameters"] == parameters
+
+
+# ------------------------------------------------------------------------------------------------
+# Huge strings and arrays
+# ------------------------------------------------------------------------------------------------
+
+
+def test_a_300k_character_message_is_a_400_on_content(
+    api: Api, svc: Services, thread: dict[str, Any]
+) -> None:
+    before = count_items(svc)
+    path = f"/v1/threads/{thread['id']}/messages"
+    status, data = api.call("POST", path, {"role": "user", "content": "x" * 300_000})
+    assert_error(status, data, 400, param="content")
+    status, data = api.call(
+        "POST", path, {"role": "user", "content": [{"type": "text", "text": "x" * 300_000}]}
+    )
+    assert_error(status, data, 400, param="content")
+    status, data = api.call(
+        "POST", "/v1/threads", {"messages": [{"role": "user", "content": "x" * 300_000}]}
+    )
+    assert_error(status, data, 400, param="messages[0].content")
+    assert count_items(svc) == before
+    assert len(list_ids(api, f"/v1/threads/{thread['id']}/messages")) == 1
+
+
+def test_instructions_over_256000_characters_are_a_400(
+    api: Api, svc: Services, assistant: dict[str, Any], thread: dict[str, Any]
+) -> None:
+    cases = Cases()
+    a, t = assistant["id"], thread["id"]
+    too_long = "x" * 256_001
+    for path, body, field in [
+        ("/v1/assistants", {"model": "gpt-4o", "instructions": too_long}, "instructions"),
+        (f"/v1/assistants/{a}", {"instructions": too_long}, "instructions"),
+        ("/v1/threads/runs", {"assistant_id": a, "instructions": too_long}, "instructions"),
+        (f"/v1/threads/{t}/runs", {"assistant_id": a, "instructions": too_long}, "instructions"),
+        (
+            f"/v1/threads/{t}/runs",
+            {"assistant_id": a, "additional_instructions": too_long},
+            "additional_instructions",
+        ),
+    ]:
+        cases.check(f"{path} {field}", _refused(api, svc, path, body, field))
+    cases.assert_all_passed()
+    assert api.ok("GET", f"/v1/assistants/{a}")["instructions"] is None
+    assert list_ids(api, f"/v1/threads/{t}/runs") == []
+
+
+TEN_THOUSAND: list[tuple[str, str, Callable[[str, str], Any], str]] = [
+    (
+        "tools",
+        "/v1/assistants",
+        lambda a, t: {"model": "gpt-4o", "tools": [{"type": "code_interpreter"}] * 10_000},
+        "tools",
+    ),
+    (
+        "function tools",
+        "/v1/assistants",
+        lambda a, t: {
+            "model": "gpt-4o",
+            "tools": [{"type": "function", "function": {"name": f"f{i}"}} for i in range(10_000)],
+        },
+        "tools",
+    ),
+    (
+        "metadata keys",
+        "/v1/assistants",
+        lambda a, t: {"model": "gpt-4o", "metadata": {f"k{i}": "v" for i in range(10_000)}},
+        "metadata",
+    ),
+    (
+        "thread messages",
+        "/v1/threads",
+        lambda a, t: {"messages": [{"role": "user", "content": "x"}] * 10_000},
+        "messages",
+    ),
+    (
+        "content parts",
+        "/v1/threads",
+        lambda a, t: {
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}] * 10_000}]
+        },
+        "messages[0].content",
+    ),
+    (
+        "attachments",
+        "/v1/threads",
+        lambda a, t: {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": "x",
+                    "attachments": [{"file_id": "file-1", "tools": []}] * 10_000,
+                }
+            ]
+        },
+        "messages[0].attachments",
+    ),
+    (
+        "additional_messages",
+        "/v1/threads/THREAD/runs",
+        lambda a, t: {
+            "assistant_id": a,
+            "additional_messages": [{"role": "user", "content": "x"}] * 10_000,
+        },
+        "additional_messages",
+    ),
+    (
+        "run tools",
+        "/v1/threads/THREAD/runs",
+        lambda a, t: {"assistant_id": a, "tools": [{"type": "code_interpreter"}] * 10_000},
+        "tools",
+    ),
+    (
+        "thread-and-run messages",
+        "/v1/threads/runs",
+        lambda a, t: {
+            "assistant_id": a,
+            "thread": {"messages": [{"role": "user", "content": "x"}] * 10_000},
+        },
+        "thread.messages",
+    ),
+    (
+        "file_ids",
+        "/v1/threads",
+        lambda a, t: {"tool_resources": {"code_interpreter": {"file_ids": ["f"] * 10_000}}},
+        "tool_resources",
+    ),
+]
+
+
+def test_10000_element_arrays_are_a_fast_400(
+    api: Api, svc: Services, assistant: dict[str, Any], thread: dict[str, Any]
+) -> None:
+    cases = Cases()
+    before = count_items(svc)
+    for label, path, make, param in TEN_THOUSAND:
+        path = path.replace("THREAD", thread["id"])
+
+        def case(
+            path: str = path, make: Callable[[str, str], Any] = make, param: str = param
+        ) -> None:
+            status, data, seconds = timed(api, "POST", path, make(assistant["id"], thread["id"]))
+            assert_error(status, data, 400, param=param)
+            assert seconds < FAST_SECONDS, f"took {seconds:.2f} s"
+
+        cases.check(label, case)
+    cases.assert_all_passed()
+    assert count_items(svc) == before
+    assert list_ids(api, f"/v1/threads/{thread['id']}/runs") == []
+
+
+def test_10000_tool_outputs_are_a_fast_400_and_the_run_still_waits(
+    api: Api, svc: Services, assistant: dict[str, Any]
+) -> None:
+    run, calls = requires_action_run(api, svc, assistant)
+    path = f"/v1/threads/{run['thread_id']}/runs/{run['id']}/submit_tool_outputs"
+    body = {"tool_outputs": [{"tool_call_id": calls[0], "output": "x"}] * 10_000}
+    before = count_items(svc)
+    status, data, seconds = timed(api, "POST", path, body)
+    assert_error(status, data, 400, param="tool_outputs")
+    assert seconds < FAST_SECONDS, f"took {seconds:.2f} s"
+    assert count_items(svc) == before
+    run = api.ok("GET", f"/v1/threads/{run['thread_id']}/runs/{run['id']}")
+    assert run["status"] == "requires_action"
+
+
+def test_a_body_over_the_size_limit_is_a_413(api: Api, svc: Services) -> None:
+    limit = svc.settings.max_body_bytes
+    before = count_items(svc)
+    raw = b'{"model": "gpt-4o", "name": "' + b"x" * limit + b'"}'
+    status, data, seconds = timed(api, "POST", "/v1/assistants", raw)
+    assert_error(status, data, 413, param=None)
+    assert seconds < FAST_SECONDS
+    # Even when it is not JSON, or comes without a key: the size is checked first.
+    status, data = api.call("POST", "/v1/assistants", b"\xff" * (limit + 1))
+    assert_error(status, data, 413)
+    no_key = {"OpenAI-Beta": "assistants=v2", "Content-Type": "application/json"}
+    status, data = api.call("POST", "/v1/threads", b"{" * (limit + 1), headers=no_key)
+    assert_error(status, data, 413)
+    assert count_items(svc) == before
+    # Exactly at the limit is not too large.
+    padding = limit - len(b'{"model": "gpt-4o", "metadata": {"k": ""}}')
+    raw = b'{"model": "gpt-4o", "metadata": {"k": ""}}' + b" " * padding
+    assert len(raw) == limit
+    status, data = api.call("POST", "/v1/assistants", raw)
+    assert status == 200, data
+
+
+# ------------------------------------------------------------------------------------------------
+# Objects over DynamoDB's 400 KB item size: a 400, and nothing written
+# ------------------------------------------------------------------------------------------------
+
+BIG_TEXT = "€" * 200_000  # 200,000 characters (under the 256,000 limit), 600 KB of UTF-8
+
+
+def test_a_message_over_the_item_size_is_a_400_and_not_written(
+    api: Api, svc: Services, thread: dict[str, Any]
+) -> None:
+    before = count_items(svc)
+    path = f"/v1/threads/{thread['id']}/messages"
+    status, data = api.call("POST", path, utf8({"role": "user", "content": BIG_TEXT}))
+    assert_error(status, data, 400, code="object_too_large")
+    assert count_items(svc) == before
+    assert len(list_ids(api, path)) == 1
+
+
+def test_a_thread_whose_messages_exceed_the_item_size_is_not_created_at_all(
+    api: Api, svc: Services
+) -> None:
+    before = count_items(svc)
+    body = {
+        "metadata": {"marker": "too-big"},
+        "messages": [
+            {"role": "user", "content": "a first, small message"},
+            {"role": "user", "content": BIG_TEXT},
+        ],
+    }
+    status, data = api.call("POST", "/v1/threads", utf8(body))
+    assert_error(status, data, 400, code="object_too_large")
+    assert count_items(svc) == before  # neither the thread nor its first message
+
+
+def test_create_thread_and_run_over_the_item_size_writes_nothing(
+    api: Api, svc: Services, assistant: dict[str, Any]
+) -> None:
+    before = count_items(svc)
+    body = {
+        "assistant_id": assistant["id"],
+        "thread": {
+            "messages": [{"role": "user", "content": "hi"}, {"content": BIG_TEXT, "role": "user"}]
+        },
+    }
+    status, data = api.call("POST", "/v1/threads/runs", utf8(body))
+    assert_error(status, data, 400, code="object_too_large")
+    body = {"assistant_id": assistant["id"], "instructions": BIG_TEXT}
+    status, data = api.call("POST", "/v1/threads/runs", utf8(body))
+    assert_error(status, data, 400, code="object_too_large")
+    assert count_items(svc) == before
+    assert svc.dispatcher.take() == []  # type: ignore[attr-defined]
+
+
+def test_a_run_over_the_item_size_is_not_created_and_the_thread_stays_free(
+    api: Api, svc: Services, assistant: dict[str, Any], thread: dict[str, Any]
+) -> None:
+    before = count_items(svc)
+    path = f"/v1/threads/{thread['id']}/runs"
+    for body in (
+        {"assistant_id": assistant["id"], "instructions": BIG_TEXT},
+        {"assistant_id": assistant["id"], "additional_instructions": BIG_TEXT},
+        {
+            "assistant_id": assistant["id"],
+            "additional_messages": [
+                {"role": "user", "content": "small"},
+                {"role": "user", "content": BIG_TEXT},
+            ],
+        },
+    ):
+        status, data = api.call("POST", path, utf8(body))
+        assert_error(status, data, 400, code="object_too_large")
+    assert count_items(svc) == before
+    assert list_ids(api, path) == []
+    assert len(list_ids(api, f"/v1/threads/{thread['id']}/messages")) == 1
+    assert api.ok("POST", path, {"assistant_id": assistant["id"]})["status"] == "queued"
+
+
+def test_an_assistant_over_the_item_size_is_not_created_or_changed(
+    api: Api, svc: Services, assistant: dict[str, Any]
+) -> None:
+    before = count_items(svc)
+    status, data = api.call(
+        "POST", "/v1/assistants", utf8({"model": "gpt-4o", "instructions": BIG_TEXT})
+    )
+    assert_error(status, data, 400, code="object_too_large")
+    status, data = api.call(
+        "POST", f"/v1/assistants/{assistant['id']}", utf8({"instructions": BIG_TEXT, "name": "n"})
+    )
+    assert_error(status, data, 400, code="object_too_large")
+    assert count_items(svc) == before
+    assert list_ids(api, "/v1/assistants") == [assistant["id"]]
+    assert api.ok("GET", f"/v1/assistants/{assistant['id']}")["name"] == "bad-input"
+
+
+def test_tool_outputs_over_the_item_size_leave_the_run_waiting(
+    api: Api, svc: Services, assistant: dict[str, Any]
+) -> None:
+    run, calls = requires_action_run(api, svc, assistant)
+    path = f"/v1/threads/{run['thread_id']}/runs/{run['id']}/submit_tool_outputs"
+    before = count_items(svc)
+    body = {"tool_outputs": [{"tool_call_id": calls[0], "output": BIG_TEXT}]}
+    status, data = api.call("POST", path, utf8(body))
+    assert_error(status, data, 400, code="object_too_large")
+    assert count_items(svc) == before
+    run = api.ok("GET", f"/v1/threads/{run['thread_id']}/runs/{run['id']}")
+    assert run["status"] == "requires_action"
+    # ... and a normal submission still works.
+    body = {"tool_outputs": [{"tool_call_id": calls[0], "output": "sunny"}]}
+    assert api.ok("POST", path, body)["status"] == "queued"
+
+
+# ------------------------------------------------------------------------------------------------
+# Cursors, limits, IDs
+# ------------------------------------------------------------------------------------------------
+
+
+def test_invalid_cursors_are_a_400_naming_the_cursor(
+    api: Api, assistant: dict[str, Any], thread: dict[str, Any]
+) -> None:
+    message_id = list_ids(api, f"/v1/threads/{thread['id']}/messages")[0]
+    runs = f"/v1/threads/{thread['id']}/runs"
+    cases = [
+        (f"{runs}?after=garbage", "after"),
+        (f"{runs}?after={message_id}", "after"),
+        (f"{runs}?before={message_id}", "before"),
+        (f"{runs}?after=run_short", "after"),
+        (f"/v1/threads/{thread['id']}/messages?after={assistant['id']}", "after"),
+        (f"/v1/threads/{thread['id']}/messages?before=%00", "before"),
+        (f"/v1/assistants?after={thread['id']}", "after"),
+        ("/v1/assistants?before=" + "a" * 5000, "before"),
+        (f"{runs}/run_{'0' * 24}/steps?after={message_id}", "after"),
+    ]
+    for path, param in cases:
+        status, data = api.call("GET", path)
+        assert_error(status, data, 400, param=param)
+
+
+def test_bad_limits_are_a_400_on_limit(api: Api, thread: dict[str, Any]) -> None:
+    cases = Cases()
+    for limit in ["1e2", "-1", "", "0", "101", "abc", "2.5", "%20", "9" * 40, "0x10"]:
+        for path in ("/v1/assistants", f"/v1/threads/{thread['id']}/messages"):
+
+            def case(url: str = f"{path}?limit={limit}") -> None:
+                status, data = api.call("GET", url)
+                assert_error(status, data, 400, param="limit")
+
+            cases.check(f"limit={limit!r} on {path}", case)
+    cases.assert_all_passed()
+
+
+def test_ids_of_the_wrong_kind_or_another_project_are_404_exactly_like_missing(
+    api: Api, other_api: Api, svc: Services, assistant: dict[str, Any]
+) -> None:
+    # Another project's objects, one of each kind.
+    other_asst = other_api.ok("POST", "/v1/assistants", {"model": "gpt-4o"})
+    other_run, other_calls = requires_action_run(other_api, svc, other_asst)
+    t, r = other_run["thread_id"], other_run["id"]
+    other_msg = other_api.ok("GET", f"/v1/threads/{t}/messages")["data"][0]["id"]
+    other_step = other_api.ok("GET", f"/v1/threads/{t}/runs/{r}/steps")["data"][0]["id"]
+    mine_run, _ = requires_action_run(api, svc, assistant)
+    mt, mr = mine_run["thread_id"], mine_run["id"]
+    mine_msg = api.ok("GET", f"/v1/threads/{mt}/messages")["data"][0]["id"]
+    mine_step = api.ok("GET", f"/v1/threads/{mt}/runs/{mr}/steps")["data"][0]["id"]
+    before = count_items(svc)
+
+    def same_404(method: str, template: str, kind: str, foreign: str, body: Any = None) -> None:
+        missing = MISSING[kind]
+        for wrong in (foreign, missing):
+            path = template.replace("{id}", wrong)
+            status, data = api.call(method, path, body)
+            error = assert_error(status, data, 404)
+            assert error["message"] == f"No {kind} found with id '{wrong}'.", (path, error)
+            expected_body = api.call(method, template.replace("{id}", missing), body)[1]
+            assert data == json.loads(json.dumps(expected_body).replace(missing, wrong)), path
+
+    same_404("GET", "/v1/assistants/{id}", "assistant", other_asst["id"])
+    same_404("POST", "/v1/assistants/{id}", "assistant", other_asst["id"], {"name": "x"})
+    same_404("DELETE", "/v1/assistants/{id}", "assistant", other_asst["id"])
+    same_404("GET", "/v1/threads/{id}", "thread", t)
+    same_404("POST", "/v1/threads/{id}", "thread", t, {"metadata": {}})
+    same_404("DELETE", "/v1/threads/{id}", "thread", t)
+    same_404("GET", "/v1/threads/{id}/messages", "thread", t)
+    same_404("POST", "/v1/threads/{id}/messages", "thread", t, {"role": "user", "content": "x"})
+    same_404("GET", "/v1/threads/{id}/runs", "thread", t)
+    same_404("POST", "/v1/threads/{id}/runs", "thread", t, {"assistant_id": assistant["id"]})
+    same_404("GET", f"/v1/threads/{mt}/messages/{{id}}", "message", other_msg)
+    same_404("DELETE", f"/v1/threads/{mt}/messages/{{id}}", "message", other_msg)
+    same_404("GET", f"/v1/threads/{mt}/runs/{{id}}", "run", r)
+    same_404("POST", f"/v1/threads/{mt}/runs/{{id}}/cancel", "run", r)
+    same_404(
+        "POST",
+        f"/v1/threads/{mt}/runs/{{id}}/submit_tool_outputs",
+        "run",
+        r,
+        {"tool_outputs": [{"tool_call_id": other_calls[0], "output": "x"}]},
+    )
+    same_404("GET", f"/v1/threads/{mt}/runs/{mr}/steps/{{id}}", "step", other_step)
+    # Someone else's assistant for a run of mine.
+    status, data = api.call("POST", f"/v1/threads/{mt}/runs", {"assistant_id": other_asst["id"]})
+    assert status in (400, 404), data
+    assert data["error"]["message"] == f"No assistant found with id '{other_asst['id']}'."
+    # Wrong kinds: an ID of another kind, in my own project.
+    for path, kind, wrong in [
+        (f"/v1/threads/{assistant['id']}", "thread", assistant["id"]),
+        (f"/v1/assistants/{mt}", "assistant", mt),
+        (f"/v1/threads/{mt}/messages/{mr}", "message", mr),
+        (f"/v1/threads/{mt}/runs/{mine_msg}", "run", mine_msg),
+        (f"/v1/threads/{mt}/runs/{mr}/steps/{mr}", "step", mr),
+        (f"/v1/threads/{mt}/runs/{mine_step}/steps", "run", mine_step),
+    ]:
+        status, data = api.call("GET", path)
+        error = assert_error(status, data, 404)
+        assert error["message"] == f"No {kind} found with id '{wrong}'.", (path, error)
+    assert count_items(svc) == before
+    # Nothing of the other project was touched.
+    assert other_api.ok("GET", f"/v1/threads/{t}/runs/{r}")["status"] == "requires_action"
+    assert other_api.ok("GET", f"/v1/assistants/{other_asst['id']}")["id"] == other_asst["id"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Headers
+# ------------------------------------------------------------------------------------------------
+
+
+def test_missing_or_broken_authorization_is_a_401_and_writes_nothing(
+    api: Api, svc: Services
+) -> None:
+    before = count_items(svc)
+    beta = {"OpenAI-Beta": "assistants=v2", "Content-Type": "application/json"}
+    for authorization, code in [
+        (None, None),
+        ("", None),
+        ("Bearer", None),
+        ("Bearer ", None),
+        ("Token sk-test-key-0001", None),
+        ("Bearer sk-test key", "invalid_api_key"),
+        ("Bearer sk-tést-key-0001", "invalid_api_key"),
+        ("Bearer " + KEY + "," + OTHER_KEY, "invalid_api_key"),
+    ]:
+        headers = dict(beta)
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        status, data = api.call("POST", "/v1/threads", {}, headers=headers)
+        error = assert_error(status, data, 401, code=code)
+        assert error["type"] == "invalid_request_error"
+    assert count_items(svc) == before
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("authorization", "openai-beta", "content-type"),
+        ("AUTHORIZATION", "OPENAI-BETA", "CONTENT-TYPE"),
+        ("aUtHoRiZaTiOn", "OpenAi-BeTa", "cOnTeNt-TyPe"),
+    ],
+    ids=["lower", "upper", "mixed"],
+)
+def test_header_names_are_case_insensitive(api: Api, names: tuple[str, str, str]) -> None:
+    auth, beta, content_type = names
+    headers = {auth: f"Bearer {KEY}", beta: "assistants=v2", content_type: "application/json"}
+    status, data = api.call("POST", "/v1/threads", {"metadata": {"k": "v"}}, headers=headers)
+    assert status == 200, data
+    status, data = api.call("GET", f"/v1/threads/{data['id']}", headers=headers)
+    assert status == 200, data
+    # The bearer scheme is case-insensitive too, and surrounding spaces don't matter.
+    headers[auth] = f"bearer   {KEY}  "
+    status, data = api.call("GET", "/v1/assistants", headers=headers)
+    assert status == 200, data
+
+
+def test_a_header_given_twice_in_different_cases_is_one_header(api: Api) -> None:
+    """Same name, two spellings, same value: what an HTTP stack may merge or keep twice."""
+    headers = {
+        "Authorization": f"Bearer {KEY}",
+        "authorization": f"Bearer {KEY}",
+        "OpenAI-Beta": "assistants=v2",
+        "openai-beta": "assistants=v2",
+    }
+    status, data = api.call("GET", "/v1/assistants", headers=headers)
+    assert status == 200, data
+
+
+def _gateway_event(headers: dict[str, list[str]], body: bytes) -> dict[str, Any]:
+    """An API Gateway (REST, payload 1.0) event as Lambda receives it, with repeated headers."""
+    return {
+        "resource": "/v1/threads",
+        "path": "/v1/threads",
+        "httpMethod": "POST",
+        "headers": {k: v[-1] for k, v in headers.items()},  # API Gateway keeps the last one
+        "multiValueHeaders": headers,
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/v1/threads",
+            "httpMethod": "POST",
+            "path": "/v1/threads",
+            "stage": "api",
+            "requestId": "test",
+        },
+        "body": base64.b64encode(body).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+class _Context:
+    function_name = "api_handler"
+    aws_request_id = "test-request"
+    memory_limit_in_mb = 512
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.mark.usefixtures("client")
+def test_two_different_authorization_headers_are_a_401(api: Api, svc: Services) -> None:
+    """Behind API Gateway only the last of repeated headers reaches `headers`: a key smuggled
+    after the real one must not decide the project. Two different values are refused."""
+    from app import app
+
+    before = count_items(svc)
+    headers = {
+        "Authorization": [f"Bearer {KEY}", f"Bearer {OTHER_KEY}"],
+        "OpenAI-Beta": ["assistants=v2"],
+        "Content-Type": ["application/json"],
+    }
+    response = app(_gateway_event(headers, b"{}"), _Context())
+    data = json.loads(response["body"])
+    assert_error(response["statusCode"], data, 401, code="invalid_api_key")
+    assert count_items(svc) == before
+    # The same key twice is fine.
+    headers["Authorization"] = [f"Bearer {KEY}", f"Bearer {KEY}"]
+    response = app(_gateway_event(headers, b"{}"), _Context())
+    assert response["statusCode"] == 200, response["body"]
+
+
+def test_a_json_body_without_a_json_content_type_is_a_415(api: Api, svc: Services) -> None:
+    before = count_items(svc)
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", ""):
+        headers = {**auth_headers(), "Content-Type": content_type}
+        status, data = api.call("POST", "/v1/threads", b"{}", headers=headers)
+        assert_error(status, data, 415)
+    assert count_items(svc) == before
