@@ -15,7 +15,7 @@ import pytest
 from openai.types.beta import Assistant, Thread
 from openai.types.beta.threads import Run
 
-from tests.e2e.conftest import LiveServer, make_client, new_key, start_server
+from tests.e2e.conftest import LiveServer, make_client, new_key, serve
 from tests.e2e.helpers import assistant_messages, error_message, text_of, waiting_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -33,8 +33,8 @@ class Expired:
 
 
 @pytest.fixture(scope="module")
-def no_sweeper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from start_server(tmp_path_factory.mktemp("e2e-lazy"), EXPIRES_AFTER, sweep_interval=3600)
+def no_sweeper_server() -> Iterator[LiveServer]:
+    yield from serve(EXPIRES_AFTER, sweep_interval=3600)
 
 
 @pytest.fixture(scope="module")
