@@ -121,3 +121,13 @@ def test_create_run_validation(body: dict[str, object], param: str | None) -> No
         CreateRun.model_validate(body)
     if param:
         assert raised.value.errors()[0]["loc"][0] == param
+
+
+@pytest.mark.parametrize("effort", ["none", "minimal", "low", "medium", "high", "xhigh", "max"])
+def test_every_reasoning_effort_the_spec_lists_is_accepted(effort: str) -> None:
+    assert CreateRun.model_validate({"assistant_id": "a", "reasoning_effort": effort})
+
+
+def test_an_unknown_reasoning_effort_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        CreateRun.model_validate({"assistant_id": "a", "reasoning_effort": "extreme"})
