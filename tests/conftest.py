@@ -110,6 +110,16 @@ class Api:
         return data
 
 
+def partition_items(svc: Services, project: str, thread_id: str) -> list[dict[str, Any]]:
+    """Every stored item of a thread's partition, raw (to see what the API never shows)."""
+    response = svc.store.client.query(
+        TableName=svc.store.table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"P#{project}#T#{thread_id}"}},
+    )
+    return list(response["Items"])
+
+
 @pytest.fixture
 def api(client: Any) -> Api:
     return Api(client)

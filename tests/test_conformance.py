@@ -42,6 +42,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from chalicelib.domain.ids import PREFIXES
 from tests.support.live_server import LiveServer, start_server
 from tests.support.spec import (
     SPEC_URI,
@@ -70,13 +71,7 @@ KIND_OF_PARAM = {
     "run_id": "run",
     "step_id": "step",
 }
-PREFIX = {
-    "assistant": "asst_",
-    "thread": "thread_",
-    "message": "msg_",
-    "run": "run_",
-    "step": "step_",
-}
+PREFIX = PREFIXES
 WEATHER_TOOL = {
     "type": "function",
     "function": {

@@ -13,7 +13,7 @@ from chalicelib.domain.clock import ManualClock
 from chalicelib.services import runs
 from chalicelib.services.context import Services
 from chalicelib.services.sweeper import expire_stale_runs
-from tests.conftest import Api, make_services
+from tests.conftest import Api, make_services, partition_items
 
 TOOL = {"type": "function", "function": {"name": "lookup"}}
 
@@ -155,11 +155,7 @@ def test_terminal_runs_and_steps_get_a_ttl_only_when_retention_is_set(
     _clock(svc).advance(600)
     expire_stale_runs(svc)
     project = _project_of(svc, api)
-    raw = svc.store.client.query(
-        TableName=svc.store.table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"P#{project}#T#{run['thread_id']}"}},
-    )["Items"]
+    raw = partition_items(svc, project, run["thread_id"])
     ttls = {item["sk"]["S"].split("#")[0]: item.get("ttl") for item in raw}
     expected = {"N": str(_clock(svc).now() + 86400)}
     assert ttls["RUN"] == expected and ttls["STEP"] == expected
@@ -173,11 +169,7 @@ def test_without_retention_nothing_gets_a_ttl(api: Api, svc: Services) -> None:
     _clock(svc).advance(600)
     expire_stale_runs(svc)
     project = _project_of(svc, api)
-    raw = svc.store.client.query(
-        TableName=svc.store.table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"P#{project}#T#{run['thread_id']}"}},
-    )["Items"]
+    raw = partition_items(svc, project, run["thread_id"])
     assert all("ttl" not in item for item in raw)
 
 

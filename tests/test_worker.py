@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.models.base import ModelRequest, ModelResponse, ProviderError
 from chalicelib.services.context import Services
-from tests.conftest import Api
+from tests.conftest import Api, partition_items
 
 
 class FailingProvider:
@@ -98,15 +98,6 @@ def test_an_unexpected_executor_error_fails_the_run_instead_of_hanging(
     assert run["status"] == "failed" and run["last_error"]["code"] == "server_error"
 
 
-def _partition(svc: Services, project: str, thread_id: str) -> list[Any]:
-    response = svc.store.client.query(
-        TableName=svc.store.table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"P#{project}#T#{thread_id}"}},
-    )
-    return list(response["Items"])
-
-
 def test_a_deleted_thread_is_gone_when_the_delete_answers(
     client: Any, api: Api, svc: Services, queued: dict[str, Any]
 ) -> None:
@@ -116,7 +107,7 @@ def test_a_deleted_thread_is_gone_when_the_delete_answers(
     deleted = api.ok("DELETE", f"/v1/threads/{thread_id}")
     assert deleted == {"id": thread_id, "object": "thread.deleted", "deleted": True}
     assert svc.dispatcher.take() == []  # type: ignore[attr-defined]
-    assert _partition(svc, job["project"], thread_id) == []
+    assert partition_items(svc, job["project"], thread_id) == []
     status, data = api.call("GET", _path(queued))
     assert (status, data["error"]["message"]) == (404, f"No thread found with id '{thread_id}'.")
 
@@ -133,7 +124,7 @@ def test_a_large_thread_finishes_deleting_in_the_background(
     api.ok("DELETE", f"/v1/threads/{thread_id}")
     jobs = svc.dispatcher.take()  # type: ignore[attr-defined]
     assert jobs == [{"kind": "purge_thread", "project": job["project"], "thread_id": thread_id}]
-    left = _partition(svc, job["project"], thread_id)
+    left = partition_items(svc, job["project"], thread_id)
     assert left and not any(i["sk"]["S"].startswith("RUN#") for i in left)  # runs go first
     deliver(client, jobs)
-    assert _partition(svc, job["project"], thread_id) == []
+    assert partition_items(svc, job["project"], thread_id) == []

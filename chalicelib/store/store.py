@@ -192,6 +192,11 @@ class Store:
             raise
         return _strip(deserialize(response["Attributes"]))
 
+    def _update_existing(self, pk: str, sk: str, changes: dict[str, Any]) -> Record | None:
+        """Change an item that must exist (never create one); None if it does not."""
+        expr = _Expr()
+        return self._update(pk, sk, changes, f"attribute_exists({expr.name('pk')})", expr)
+
     def _transact(self, ops: list[dict[str, Any]]) -> list[str] | None:
         """Run a transaction. None on success, else each operation's cancellation code."""
         total = sum(item_size(op) for op in ops)
@@ -282,13 +287,9 @@ class Store:
     def update_assistant(
         self, project: str, assistant_id: str, changes: dict[str, Any]
     ) -> Record | None:
-        expr = _Expr()
-        condition = f"attribute_exists({expr.name('pk')})"
         if not changes:
             return self.get_assistant(project, assistant_id)
-        return self._update(
-            keys.assistants_pk(project), keys.ASST + assistant_id, changes, condition, expr
-        )
+        return self._update_existing(keys.assistants_pk(project), keys.ASST + assistant_id, changes)
 
     def delete_assistant(self, project: str, assistant_id: str) -> bool:
         response = self.client.delete_item(
@@ -335,11 +336,7 @@ class Store:
     def update_thread(self, project: str, thread_id: str, changes: dict[str, Any]) -> Record | None:
         if not changes:
             return self.get_thread(project, thread_id)
-        expr = _Expr()
-        condition = f"attribute_exists({expr.name('pk')})"
-        return self._update(
-            keys.thread_pk(project, thread_id), keys.THREAD_SK, changes, condition, expr
-        )
+        return self._update_existing(keys.thread_pk(project, thread_id), keys.THREAD_SK, changes)
 
     def delete_thread(self, project: str, thread_id: str) -> Record | None:
         """Delete the thread item; its messages, runs and steps are purged afterwards."""
@@ -425,10 +422,8 @@ class Store:
     def update_message(
         self, project: str, thread_id: str, message_id: str, changes: dict[str, Any]
     ) -> Record | None:
-        expr = _Expr()
-        condition = f"attribute_exists({expr.name('pk')})"
         pk = keys.thread_pk(project, thread_id)
-        return self._update(pk, keys.MSG + message_id, changes, condition, expr)
+        return self._update_existing(pk, keys.MSG + message_id, changes)
 
     def delete_message(self, project: str, thread_id: str, message_id: str) -> bool:
         response = self.client.delete_item(
@@ -487,10 +482,8 @@ class Store:
     def update_run_metadata(
         self, project: str, thread_id: str, run_id: str, metadata: dict[str, str]
     ) -> Record | None:
-        expr = _Expr()
-        condition = f"attribute_exists({expr.name('pk')})"
         pk = keys.thread_pk(project, thread_id)
-        return self._update(pk, keys.run_sk(run_id), {"metadata": metadata}, condition, expr)
+        return self._update_existing(pk, keys.run_sk(run_id), {"metadata": metadata})
 
     def get_step(self, project: str, thread_id: str, run_id: str, step_id: str) -> Record | None:
         return self._get(keys.thread_pk(project, thread_id), keys.step_sk(run_id, step_id))
