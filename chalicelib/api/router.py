@@ -131,6 +131,27 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
+def _admit(svc: Services, request: Any, raw_body: bytes) -> str:
+    """The checks every request passes, in the hosted API's order; returns the caller's project."""
+    if len(raw_body) > svc.settings.max_body_bytes:
+        raise ApiError(
+            f"Request body too large: {len(raw_body)} bytes, over the limit of "
+            f"{svc.settings.max_body_bytes} bytes.",
+            status=413,
+        )
+    project = project_for(svc, _authorization(request))
+    if "assistants=v2" not in request.headers.get("openai-beta", ""):
+        raise missing_beta_header()
+    content_type = request.headers.get("content-type", "")
+    if raw_body.strip() and not _is_json(content_type):
+        raise ApiError(
+            f"Unsupported content type '{content_type[:100]}': send a JSON body with "
+            "'Content-Type: application/json'.",
+            status=415,
+        )
+    return project
+
+
 def _view(app: Chalice, handlers: dict[str, Handler], services: Callable[[], Services]) -> Handler:
     def view(**params: str) -> Response:
         request = app.current_request
@@ -144,22 +165,7 @@ def _view(app: Chalice, handlers: dict[str, Handler], services: Callable[[], Ser
                 )
             svc = services()
             raw_body = request.raw_body or b""
-            if len(raw_body) > svc.settings.max_body_bytes:
-                raise ApiError(
-                    f"Request body too large: {len(raw_body)} bytes, over the limit of "
-                    f"{svc.settings.max_body_bytes} bytes.",
-                    status=413,
-                )
-            project = project_for(svc, _authorization(request))
-            if "assistants=v2" not in request.headers.get("openai-beta", ""):
-                raise missing_beta_header()
-            content_type = request.headers.get("content-type", "")
-            if raw_body.strip() and not _is_json(content_type):
-                raise ApiError(
-                    f"Unsupported content type '{content_type[:100]}': send a JSON body with "
-                    "'Content-Type: application/json'.",
-                    status=415,
-                )
+            project = _admit(svc, request, raw_body)
             query = dict(request.query_params or {})
             multi = {k: request.query_params.getlist(k) for k in query} if query else {}
             api_request = ApiRequest(svc, project, query, multi, raw_body)
