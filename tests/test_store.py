@@ -91,7 +91,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
         return
     # Started lazily: a run of moto-only tests never starts dynalite.
     server: DynaliteServer = request.getfixturevalue("dynalite_server")
-    client = dynalite_client(server.endpoint_url)
+    client = dynalite_client(server.endpoint_url, timeout=60)  # a busy machine is slow, not wrong
     create_table(client, table)
     try:
         yield Engine("dynalite", client, table)
