@@ -51,6 +51,7 @@ package: $(STAMP)
 	rm -rf build/package
 	AWS_DEFAULT_REGION=us-east-1 $(BIN)/chalice package --stage $(STAGE) \
 		--merge-template infra/resources.json build/package
+	$(BIN)/python infra/precompile.py build/package/deployment.zip
 	$(BIN)/cfn-lint --include-checks I -- build/package/sam.json
 	@$(BIN)/python -c "import os; n = os.path.getsize('build/package/deployment.zip'); \
 		print(f'build/package/deployment.zip: {n / 1e6:.2f} MB (limit 10 MB)')"

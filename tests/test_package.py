@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import sysconfig
 import zipfile
 from dataclasses import dataclass
@@ -113,7 +114,12 @@ def packaged(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     )
     assert "Could not install dependencies" not in log, log
     template = json.loads((out / "sam.json").read_text())
-    return Packaged(stage, out, template, log)
+    precompile = subprocess.run(
+        [sys.executable, "infra/precompile.py", str(out / "deployment.zip")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert precompile.returncode == 0, precompile.stdout + precompile.stderr
+    return Packaged(stage, out, template, log + precompile.stdout)
 
 
 def _strip_name(definition: dict[str, Any]) -> dict[str, Any]:
@@ -330,7 +336,8 @@ def test_deployment_zip_is_small_and_lambda_compatible(packaged: Packaged) -> No
     # The Lambda runtime ships boto3; dev tools must not ride along.
     for unwanted in ("boto3", "botocore", "moto", "pytest", "openai", "cfnlint", "tests"):
         assert unwanted not in tops, unwanted
-    assert {n for n in names if n.startswith("chalice/")} <= {
+    sources = {n for n in names if n.startswith("chalice/") and "/__pycache__/" not in n}
+    assert sources <= {
         "chalice/__init__.py",
         "chalice/app.py",
     }
@@ -339,6 +346,26 @@ def test_deployment_zip_is_small_and_lambda_compatible(packaged: Packaged) -> No
     (core,) = [n for n in names if n.startswith("pydantic_core/_pydantic_core.")]
     assert core.endswith(f"{tag}-x86_64-linux-gnu.so"), core
     assert packaged.function("api")["Architectures"] == ["x86_64"]
+
+
+def test_the_zip_carries_bytecode_that_python_uses(packaged: Packaged, tmp_path: Path) -> None:
+    """Lambda cannot write __pycache__: the zip ships it, as unchecked-hash .pyc."""
+    with zipfile.ZipFile(packaged.out / "deployment.zip") as archive:
+        names = set(archive.namelist())
+        archive.extractall(tmp_path)
+    tag = sys.implementation.cache_tag
+    for module in ("app", "chalicelib/api/router", "pydantic/main"):
+        folder, _, name = module.rpartition("/")
+        assert f"{folder + '/' if folder else ''}__pycache__/{name}.{tag}.pyc" in names, module
+    # Spoil a source file: the import still works only if Python runs the shipped bytecode.
+    source = tmp_path / "chalicelib" / "api" / "router.py"
+    source.write_text(source.read_text() + "\nraise SystemExit('compiled from source')\n")
+    result = subprocess.run(
+        [sys.executable, "-B", "-c", "import app"],
+        cwd=tmp_path, env={**_env(), "PYTHONPATH": str(tmp_path)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_requirements_hold_only_what_lambda_needs() -> None:
