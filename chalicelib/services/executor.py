@@ -9,7 +9,7 @@ expired, the expiry stands.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..domain import lifecycle, transitions
@@ -148,7 +148,7 @@ def _fit_prompt(svc: Services, request: ModelRequest, budget: int) -> ModelReque
     """Truncate `auto`: drop the oldest messages until the prompt fits; None if it never does."""
     messages = list(request.messages)
     while True:
-        candidate = ModelRequest(**{**request.__dict__, "messages": tuple(messages)})
+        candidate = replace(request, messages=tuple(messages))
         if svc.provider.count_prompt_tokens(candidate) <= budget:
             return candidate
         if len(messages) <= 1:
@@ -174,7 +174,7 @@ def take_turn(svc: Services, project: str, run: Record) -> Outcome:
         if left <= 0:
             change = _incomplete(run, now, "max_completion_tokens", (0, 0))
             return Outcome(change, [("thread.run.incomplete", {**run, **change.changes})])
-        request = ModelRequest(**{**request.__dict__, "max_completion_tokens": left})
+        request = replace(request, max_completion_tokens=left)
     response = svc.provider.complete(request)
     return _outcome(run, response, svc.clock.now())
 
