@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..config import Settings
 from ..dispatch.base import Dispatcher
@@ -21,4 +20,3 @@ class Services:
     provider: ModelProvider
     # API key hash -> (project, cached until); deployed stages only.
     key_cache: dict[str, tuple[str | None, float]] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)

@@ -87,7 +87,7 @@ def create_thread_and_run(
 ) -> tuple[Record, Record]:
     """A new thread (with its messages) and a queued run on it."""
     now = svc.clock.now()
-    thread, messages = build_thread(svc, request.thread, now)
+    thread, messages = build_thread(request.thread, now)
     if request.tool_resources is not None and thread["tool_resources"] is None:
         thread["tool_resources"] = request.tool_resources
     run = _queued_run(svc, project, thread["id"], request)

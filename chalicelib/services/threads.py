@@ -12,9 +12,7 @@ from .context import Services
 from .settle import settle_run
 
 
-def build_thread(
-    svc: Services, request: CreateThread | None, now: int
-) -> tuple[Record, list[Record]]:
+def build_thread(request: CreateThread | None, now: int) -> tuple[Record, list[Record]]:
     """A new thread and its initial messages (not yet stored)."""
     request = request or CreateThread()
     thread = new_thread(now, request.metadata, request.tool_resources)
@@ -23,7 +21,7 @@ def build_thread(
 
 
 def create_thread(svc: Services, project: str, request: CreateThread) -> Record:
-    thread, messages = build_thread(svc, request, svc.clock.now())
+    thread, messages = build_thread(request, svc.clock.now())
     svc.store.create_thread(project, thread, messages)
     return thread
 
