@@ -6,7 +6,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint format sweep bench clean
+.PHONY: run reset test lint format sweep bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(NODE_STAMP): package.json
 
 run: $(STAMP)
 	PORT=$(PORT) $(BIN)/python -m chalicelib.local.server
+
+# Delete the local stage's data (DATA_DIR, default .data/): the next `make run` starts fresh.
+reset:
+	rm -rf $(or $(DATA_DIR),.data)
 
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .

@@ -42,3 +42,11 @@ SWEEP_EVERY_MINUTES = int(os.environ.get("SWEEP_EVERY_MINUTES", "1"))
 @app.schedule(Rate(SWEEP_EVERY_MINUTES, unit=Rate.MINUTES), name="sweeper")
 def sweeper(event) -> None:  # type: ignore[no-untyped-def]
     expire_stale_runs(get_services())
+
+
+# The local stage (`make run`, `chalice local --stage local`): worker threads, the sweeper and the
+# embedded engine in this process. Deployed stages never take this branch.
+if os.environ.get("STAGE") == "local":
+    from chalicelib.local.stage import start_local_stage
+
+    start_local_stage()

@@ -59,7 +59,11 @@ def services_for(table: str) -> Services:
     from .wiring import build_services
 
     settings = dataclasses.replace(
-        load_settings(), table_name=table, run_queue_url=None, model_provider="echo"
+        load_settings(),
+        table_name=table,
+        store_engine="dynamodb",
+        run_queue_url=None,
+        model_provider="echo",
     )
     return build_services(settings)
 
@@ -74,7 +78,11 @@ def sweep_once(args: argparse.Namespace, table: str, out: TextIO) -> int:
         stack_output(args.stack, "JobQueueUrl") if args.stack else os.environ.get("RUN_QUEUE_URL")
     )
     settings = dataclasses.replace(
-        load_settings(), table_name=table, run_queue_url=queue, model_provider="echo"
+        load_settings(),
+        table_name=table,
+        store_engine="dynamodb",
+        run_queue_url=queue,
+        model_provider="echo",
     )
     if not queue:
         never = 10**12

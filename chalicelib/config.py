@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -13,10 +14,26 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _store_engine(env: Mapping[str, str]) -> str:
+    """The embedded engine locally, unless a DynamoDB endpoint or a real table is named."""
+    explicit = env.get("STORE_ENGINE")
+    if explicit:
+        return explicit
+    wants_dynamodb = env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("TABLE_NAME")
+    return "sqlite" if env.get("STAGE") == "local" and not wants_dynamodb else "dynamodb"
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str = "local"
     table_name: str = "assistants-runs"
+    # "dynamodb" (deployed stages) or "sqlite" (the embedded engine of the local stage).
+    store_engine: str = "dynamodb"
+    # Where the embedded engine keeps its file (and, later, uploaded files).
+    data_dir: str = str(ROOT / ".data")
     run_expires_after_seconds: int = 600
     active_index_shards: int = 4
     run_queue_url: str | None = None
@@ -49,6 +66,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         stage=env.get("STAGE", "local"),
         table_name=env.get("TABLE_NAME", "assistants-runs"),
+        store_engine=_store_engine(env),
+        data_dir=env.get("DATA_DIR") or str(ROOT / ".data"),
         run_expires_after_seconds=_int(env, "RUN_EXPIRES_AFTER_SECONDS", 600),
         active_index_shards=_int(env, "ACTIVE_INDEX_SHARDS", 4),
         run_queue_url=env.get("RUN_QUEUE_URL") or None,

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Settings, load_settings
 from .dispatch.base import Dispatcher, Job
 from .domain.clock import SystemClock
 from .services.context import Services
+
+if TYPE_CHECKING:
+    from .store.engine import Engine
+    from .store.store import Store
+
+# The embedded engine's file, under DATA_DIR.
+DATABASE_FILE = "assistants.sqlite3"
 
 _services: Services | None = None
 _lock = threading.Lock()
@@ -27,22 +36,35 @@ def _dispatcher(settings: Settings) -> Dispatcher:
     return ThreadDispatcher(handle)
 
 
-def build_services(settings: Settings | None = None) -> Services:
-    import boto3  # here, not at import: the cold start pays only for what a request uses
-
-    from .models.registry import build_provider
+def build_store(settings: Settings) -> Store:
+    """The store on the configured engine (imported here: a request pays only for its own)."""
     from .store.store import Store
 
+    engine: Engine
+    if settings.store_engine == "sqlite":
+        from .store.sqlite import SqliteEngine
+
+        engine = SqliteEngine(Path(settings.data_dir) / DATABASE_FILE)
+    elif settings.store_engine == "dynamodb":
+        from .store.dynamodb import DynamoDBEngine, botocore_client
+
+        engine = DynamoDBEngine(botocore_client(), settings.table_name)
+    else:
+        raise ValueError(
+            f"unknown STORE_ENGINE {settings.store_engine!r}: expected sqlite or dynamodb"
+        )
+    return Store(
+        engine, settings.active_index_shards, retention_seconds=settings.retention_days * 86400
+    )
+
+
+def build_services(settings: Settings | None = None) -> Services:
+    from .models.registry import build_provider
+
     settings = settings or load_settings()
-    client = boto3.client("dynamodb")  # honours AWS_ENDPOINT_URL_DYNAMODB
     return Services(
         settings=settings,
-        store=Store(
-            client,
-            settings.table_name,
-            settings.active_index_shards,
-            retention_seconds=settings.retention_days * 86400,
-        ),
+        store=build_store(settings),
         clock=SystemClock(),
         dispatcher=_dispatcher(settings),
         provider=build_provider(settings),

@@ -1,4 +1,4 @@
-"""Shared fixtures: services on moto's in-process DynamoDB, a movable clock, recorded jobs."""
+"""Shared fixtures: services on the embedded engine (or moto), a movable clock, recorded jobs."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ from chalicelib.dispatch.base import RecordingDispatcher
 from chalicelib.domain.clock import ManualClock
 from chalicelib.models.echo import EchoProvider
 from chalicelib.services.context import Services
+from chalicelib.store.dynamodb import DynamoDBEngine
+from chalicelib.store.engine import Engine
+from chalicelib.store.sqlite import SqliteEngine
 from chalicelib.store.store import Store
-from chalicelib.store.table import create_table
+from tests.support import engines
 
 TABLE = "assistants-runs-test"
 KEY = "sk-test-key-0001"
@@ -46,15 +49,26 @@ def dynamodb() -> Iterator[Any]:
     """A DynamoDB client on moto with the service's table created."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(client, TABLE)
+        DynamoDBEngine(client, TABLE).create_schema()
         yield client
 
 
-def make_services(client: Any, **settings: Any) -> Services:
+@pytest.fixture
+def sqlite_engine(tmp_path: Any) -> Iterator[SqliteEngine]:
+    """The embedded engine on a file of its own."""
+    engine = engines.sqlite_engine(tmp_path)
+    yield engine
+    engine.close()
+
+
+def make_services(engine: Engine | Any, **settings: Any) -> Services:
+    """Services on `engine` (a moto client means DynamoDB on moto, table TABLE)."""
     config = Settings(table_name=TABLE, **settings)
+    if not isinstance(engine, (SqliteEngine, DynamoDBEngine)):
+        engine = DynamoDBEngine(engine, TABLE)
     return Services(
         settings=config,
-        store=Store(client, TABLE, config.active_index_shards),
+        store=Store(engine, config.active_index_shards),
         clock=ManualClock(),
         dispatcher=RecordingDispatcher(),
         provider=EchoProvider(),
@@ -62,9 +76,14 @@ def make_services(client: Any, **settings: Any) -> Services:
 
 
 @pytest.fixture
-def svc(dynamodb: Any) -> Services:
-    """Services on moto, a ManualClock, and a RecordingDispatcher (jobs are not run)."""
-    return make_services(dynamodb)
+def svc(request: pytest.FixtureRequest) -> Services:
+    """Services on the embedded engine, a ManualClock, and a RecordingDispatcher (jobs wait).
+
+    `@pytest.mark.parametrize("svc", ["moto"], indirect=True)` puts them on moto instead.
+    """
+    if getattr(request, "param", "sqlite") == "moto":
+        return make_services(request.getfixturevalue("dynamodb"))
+    return make_services(request.getfixturevalue("sqlite_engine"))
 
 
 @pytest.fixture
@@ -112,12 +131,7 @@ class Api:
 
 def partition_items(svc: Services, project: str, thread_id: str) -> list[dict[str, Any]]:
     """Every stored item of a thread's partition, raw (to see what the API never shows)."""
-    response = svc.store.client.query(
-        TableName=svc.store.table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"P#{project}#T#{thread_id}"}},
-    )
-    return list(response["Items"])
+    return engines.partition_items(svc.store.engine, f"P#{project}#T#{thread_id}")
 
 
 @pytest.fixture

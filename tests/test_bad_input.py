@@ -17,7 +17,8 @@ import pytest
 
 from chalicelib.services.context import Services
 from chalicelib.services.jobs import handle_job
-from tests.conftest import KEY, OTHER_KEY, TABLE, Api, auth_headers
+from tests.conftest import KEY, OTHER_KEY, Api, auth_headers
+from tests.support import engines
 from tests.support.spec import validate_response
 
 ERROR_KEYS = {"message", "type", "param", "code"}
@@ -93,14 +94,7 @@ class Cases:
 
 def count_items(svc: Services) -> int:
     """Every item in the table (all projects, all kinds)."""
-    client = svc.store.client
-    total, kwargs = 0, {"TableName": TABLE, "Select": "COUNT"}
-    while True:
-        page = client.scan(**kwargs)
-        total += page["Count"]
-        if "LastEvaluatedKey" not in page:
-            return total
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return engines.count_items(svc.store.engine)
 
 
 def utf8(body: Any) -> bytes:

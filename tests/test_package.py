@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config import load_settings
-from chalicelib.store.table import table_definition
+from chalicelib.store.dynamodb import table_definition
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_ZIP_BYTES = 10 * 1024 * 1024
@@ -362,7 +362,7 @@ def test_the_zip_carries_bytecode_that_python_uses(packaged: Packaged, tmp_path:
     source.write_text(source.read_text() + "\nraise SystemExit('compiled from source')\n")
     result = subprocess.run(
         [sys.executable, "-B", "-c", "import app"],
-        cwd=tmp_path, env={**_env(), "PYTHONPATH": str(tmp_path)},
+        cwd=tmp_path, env={**_env(), "PYTHONPATH": str(tmp_path), "STAGE": packaged.stage},
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr

@@ -6,17 +6,12 @@ consistent with what won. After each race, `assert_consistent` checks what must 
 won: a terminal run holds no `active_run_id` marker on its thread and has no `in_progress` step,
 and a message_creation step points at the run's one assistant message.
 
-moto only. Every race here ends in a terminal write, and terminal writes are transactions (the
-run, its open step and the thread's marker at once); dynalite 4.0.0 has no TransactWriteItems.
-
-moto is not thread-safe: a conditional write is a read, a check and a write in Python with no
-lock, and a failed transaction restores a deep copy of the whole table taken before it began,
-undoing whatever other threads wrote meanwhile (moto/dynamodb/models/__init__.py,
-transact_write_items). Run on a bare moto client, these tests fail on moto's lost writes (seen:
-an expired run whose marker release was rolled back by the other thread's failed transaction).
-So the store's client is wrapped in `SerializedClient`, which lets one DynamoDB call run at a
-time: exactly DynamoDB's own guarantee (each request, and each transaction, is atomic and
-isolated), while the services interleave freely between calls, which is where these races live.
+Part of the store contract suite: every race runs on the embedded engine (SQLite, real
+concurrent connections) and on moto. Not on dynalite: every race here ends in a terminal write,
+and terminal writes are transactions (the run, its open step and the thread's marker at once);
+dynalite 4.0.0 has no TransactWriteItems. moto is not thread-safe, so its client is wrapped in
+`SerializedClient` (tests/support/engines.py): one DynamoDB call at a time, exactly DynamoDB's
+own guarantee, while the services interleave freely between calls, which is where races live.
 """
 
 from __future__ import annotations
@@ -24,10 +19,10 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,9 +42,10 @@ from chalicelib.models.base import ModelRequest, ModelResponse
 from chalicelib.models.echo import EchoProvider
 from chalicelib.services import assistants, executor, runs, sweeper, threads
 from chalicelib.services.context import Services
+from chalicelib.store.sqlite import SqliteEngine
 from chalicelib.store.store import Store
-from chalicelib.store.table import create_table
 from tests.conftest import make_services
+from tests.support import engines
 
 PROJECT = "proj_races"
 ITERATIONS = 20  # each race of the brief, in its plainest setting
@@ -60,25 +56,6 @@ JOIN_TIMEOUT_SECONDS = 20.0
 
 
 # -- harness -----------------------------------------------------------------------------
-
-
-class SerializedClient:
-    """A boto3 client whose API calls run one at a time (see the module docstring)."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attr(*args, **kwargs)
-
-        return call
 
 
 class SlowProvider:
@@ -159,19 +136,29 @@ def offset(i: int, spread: int = 5) -> float:
     return (i % spread - spread // 2) * SHIFT_SECONDS
 
 
-@pytest.fixture
-def svc(dynamodb: Any) -> Iterator[Services]:
-    services = make_services(SerializedClient(dynamodb))
-    services.provider = SlowProvider()
-    yield services
+@pytest.fixture(params=["sqlite", "moto"])
+def svc(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Services]:
+    if request.param == "sqlite":
+        services = make_services(engines.sqlite_engine(tmp_path))
+        services.provider = SlowProvider()
+        yield services
+        return
+    with engines.moto_engine() as engine:
+        services = make_services(engine)
+        services.provider = SlowProvider()
+        yield services
 
 
 def fresh_table(svc: Services) -> None:
-    """Move `svc` to a new, empty table: moto deep-copies a whole table per transaction, so
-    each iteration on a table of its own keeps the loop's cost flat."""
-    table = f"races-{uuid.uuid4().hex[:12]}"
-    create_table(svc.store.client, table)
-    svc.store = Store(svc.store.client, table, svc.store.shards)
+    """Move `svc` to a new, empty table or file: moto deep-copies a whole table per
+    transaction, so each iteration on a table of its own keeps the loop's cost flat."""
+    engine = svc.store.engine
+    if isinstance(engine, SqliteEngine):
+        fresh: Any = engines.sqlite_engine(Path(engine.path).parent)
+        engine.close()
+    else:
+        fresh = engines.dynamodb_engine(engine.client)
+    svc.store = Store(fresh, svc.store.shards)
 
 
 def at(svc: Services, now: int) -> Services:
@@ -378,7 +365,7 @@ def test_cancel_vs_expiry_past_the_deadline(svc: Services, start: str, iteration
         sweep, cancel = race(
             *staggered(
                 offset(i),
-                lambda: sweeper.sweep(svc),
+                lambda: sweeper.expire_stale_runs(svc),
                 partial(runs.cancel_run, svc, PROJECT, thread_id, run_id),
             )
         )
@@ -417,7 +404,7 @@ def test_cancel_just_before_the_deadline_vs_the_sweeper(svc: Services, start: st
         sweep, cancel = race(
             *staggered(
                 offset(i),
-                lambda: sweeper.sweep(svc),
+                lambda: sweeper.expire_stale_runs(svc),
                 partial(runs.cancel_run, early, PROJECT, thread_id, run_id),
             )
         )
@@ -454,7 +441,7 @@ def test_submit_tool_outputs_vs_expiry_past_the_deadline(svc: Services) -> None:
         sweep, submit = race(
             *staggered(
                 offset(i),
-                lambda: sweeper.sweep(svc),
+                lambda: sweeper.expire_stale_runs(svc),
                 partial(runs.submit_tool_outputs, svc, PROJECT, thread_id, run_id, request),
             )
         )
@@ -496,7 +483,7 @@ def test_submit_tool_outputs_just_before_the_deadline_vs_the_sweeper(svc: Servic
         sweep, submit = race(
             *staggered(
                 offset(i),
-                lambda: sweeper.sweep(svc),
+                lambda: sweeper.expire_stale_runs(svc),
                 partial(runs.submit_tool_outputs, early, PROJECT, thread_id, run_id, request),
             )
         )

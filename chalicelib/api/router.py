@@ -20,7 +20,7 @@ from ..domain.errors import (
     ApiError,
     InvalidRequest,
     ServerError,
-    Unauthorized,
+    conflicting_authorizations,
     missing_beta_header,
 )
 from ..services.auth import project_for
@@ -85,11 +85,7 @@ def _authorization(request: Any) -> str | None:
     multi = event.get("multiValueHeaders") or {}
     values = {v for k, vs in multi.items() if k.lower() == "authorization" for v in vs or []}
     if len(values) > 1:
-        raise Unauthorized(
-            "Multiple Authorization headers with different values: send exactly one "
-            "(Authorization: Bearer YOUR_KEY).",
-            code="invalid_api_key",
-        )
+        raise conflicting_authorizations()
     value: str | None = request.headers.get("authorization")
     return value
 

@@ -107,3 +107,12 @@ def missing_beta_header() -> InvalidRequest:
 
 class ItemTooLarge(InvalidRequest):
     """An object that would not fit in one DynamoDB item (400 KB)."""
+
+
+def conflicting_authorizations() -> Unauthorized:
+    """Two different Authorization headers (API Gateway would keep only the last)."""
+    return Unauthorized(
+        "Multiple Authorization headers with different values: send exactly one "
+        "(Authorization: Bearer YOUR_KEY).",
+        code="invalid_api_key",
+    )

@@ -6,7 +6,7 @@ from ..domain import errors
 from ..domain.objects import Record, new_assistant
 from ..domain.pagination import Page, PageRequest
 from ..domain.requests import CreateAssistant, ModifyAssistant
-from ..store.table import check_size
+from ..store.limits import check_size
 from .context import Services
 
 

@@ -2,7 +2,8 @@
 
 It reads the sparse indexes only (never a Scan), so its cost follows the number of stale runs,
 not the size of the table. Each change is the same conditional write a request would make, so a
-sweep racing a worker, a cancel or another sweep changes each run at most once.
+sweep racing a worker, a cancel or another sweep changes each run at most once. One run that
+cannot be handled is logged and skipped: it never blocks the runs after it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 from ..dispatch.base import run_job
@@ -21,7 +23,6 @@ from .runs import finish_cancel
 from .settle import is_past_deadline, settle_run
 
 log = logging.getLogger(__name__)
-_PAGE = 100
 
 
 @dataclass
@@ -30,25 +31,10 @@ class SweepReport:
     expired: int = 0
     finalised: int = 0
     resent: int = 0
+    errors: int = 0
+    removed: int = 0  # items past their retention TTL (embedded engine; DynamoDB does its own)
     budget_exhausted: bool = False
     duration_ms: int = 0
-
-
-def _split(entry: IndexEntry) -> tuple[str, str]:
-    """(project, thread_id) from a run's partition key `P#<project>#T#<thread_id>`."""
-    head, _, thread_id = entry.pk.rpartition("#T#")
-    return head[len("P#") :], thread_id
-
-
-def _as_run(entry: IndexEntry, thread_id: str) -> dict[str, object]:
-    return {
-        "id": entry.run_id,
-        "thread_id": thread_id,
-        "status": entry.status,
-        "expires_at": entry.expires_at,
-        "open_step_id": entry.open_step_id,
-        "usage_so_far": entry.usage_so_far,
-    }
 
 
 class _Budget:
@@ -59,59 +45,65 @@ class _Budget:
         self.stop_at = time.monotonic() + seconds
         self.report = report
 
-    def has_room(self) -> bool:
-        if self.runs <= 0 or time.monotonic() >= self.stop_at:
-            self.report.budget_exhausted = True
-            return False
-        return True
-
-    def page_size(self) -> int:
-        return min(_PAGE, self.runs)
-
-    def spend(self) -> None:
-        self.runs -= 1
-        self.report.examined += 1
+    def take(self, entries: Iterator[IndexEntry]) -> Iterator[IndexEntry]:
+        """The entries this tick may still examine."""
+        for entry in entries:
+            if self.runs <= 0 or time.monotonic() >= self.stop_at:
+                self.report.budget_exhausted = True
+                return
+            self.runs -= 1
+            self.report.examined += 1
+            yield entry
 
 
-def sweep(svc: Services) -> SweepReport:
+def expire_stale_runs(svc: Services) -> SweepReport:
     """One tick: expire, then finalise stuck cancels and re-send lost queued runs."""
     started = time.monotonic()
     report = SweepReport()
     settings = svc.settings
     budget = _Budget(settings.sweep_max_runs, settings.sweep_time_budget_seconds, report)
     now = svc.clock.now()
-    for shard in range(svc.store.shards):
-        start = None
-        while budget.has_room():
-            entries, start = svc.store.runs_past_deadline(shard, now, budget.page_size(), start)
-            for entry in entries:
-                budget.spend()
-                report.expired += _expire(svc, entry, now)
-            if not start:
-                break
+    for entry in budget.take(svc.store.runs_past_deadline(now)):
+        report.expired += _safely(report, entry, lambda e: _expire(svc, e, now))
     _sweep_pending(svc, now, budget)
+    report.removed = svc.store.remove_expired_items(now)
     report.duration_ms = int((time.monotonic() - started) * 1000)
     log.info(json.dumps({"event": "sweep", **asdict(report)}))
     return report
 
 
-def expire_stale_runs(svc: Services) -> SweepReport:
-    """The schedule's entry point (a name that says what a tick is for)."""
-    return sweep(svc)
+def _safely(report: SweepReport, entry: IndexEntry, handle: Callable[[IndexEntry], int]) -> int:
+    """Handle one run; a failure is logged and counted, and the sweep goes on."""
+    try:
+        return handle(entry)
+    except Exception:
+        report.errors += 1
+        log.exception(
+            json.dumps(
+                {
+                    "event": "sweep_run_failed",
+                    "project": entry.project,
+                    "thread_id": entry.thread_id,
+                    "run_id": entry.run_id,
+                    "status": entry.status,
+                }
+            )
+        )
+        return 0
 
 
 def _expire(svc: Services, entry: IndexEntry, now: int) -> int:
-    project, thread_id = _split(entry)
-    run = _as_run(entry, thread_id)
+    run = entry.as_run()
     change = transitions.expire(run, now)
-    if svc.store.change_run(project, thread_id, entry.run_id, change, base=run) is not None:
+    store = svc.store
+    if store.change_run(entry.project, entry.thread_id, entry.run_id, change, base=run):
         return 1
     # The index entry was behind (e.g. tool outputs closed the step it named): read the run
     # and expire it from what it is now, unless it ended meanwhile.
-    current = svc.store.get_run(project, thread_id, entry.run_id)
+    current = store.get_run(entry.project, entry.thread_id, entry.run_id)
     if current is None or not is_past_deadline(current, now):
         return 0
-    return 1 if settle_run(svc, project, current)["status"] == lifecycle.EXPIRED else 0
+    return 1 if settle_run(svc, entry.project, current)["status"] == lifecycle.EXPIRED else 0
 
 
 def _sweep_pending(svc: Services, now: int, budget: _Budget) -> None:
@@ -119,31 +111,27 @@ def _sweep_pending(svc: Services, now: int, budget: _Budget) -> None:
     resend_before = now - svc.settings.queued_resend_after_seconds
     finalise_before = now - svc.settings.cancelling_finalise_after_seconds
     report = budget.report
-    for shard in range(svc.store.shards):
-        start = None
-        while budget.has_room():
-            entries, start = svc.store.runs_pending_since(
-                shard, max(resend_before, finalise_before), budget.page_size(), start
-            )
-            for entry in entries:
-                budget.spend()
-                project, thread_id = _split(entry)
-                if entry.status == lifecycle.QUEUED and entry.since < resend_before:
-                    report.resent += _resend(svc, project, thread_id, entry, now)
-                elif entry.status == lifecycle.CANCELLING and entry.since < finalise_before:
-                    run = svc.store.get_run(project, thread_id, entry.run_id)
-                    if run is not None and run["status"] == lifecycle.CANCELLING:
-                        finish_cancel(svc, project, run)
-                        report.finalised += 1
-            if not start:
-                break
+    pending = svc.store.runs_pending_since(max(resend_before, finalise_before))
+    for entry in budget.take(pending):
+        if entry.status == lifecycle.QUEUED and entry.since < resend_before:
+            report.resent += _safely(report, entry, lambda e: _resend(svc, e, now))
+        elif entry.status == lifecycle.CANCELLING and entry.since < finalise_before:
+            report.finalised += _safely(report, entry, lambda e: _finalise_cancel(svc, e))
 
 
-def _resend(svc: Services, project: str, thread_id: str, entry: IndexEntry, now: int) -> int:
+def _finalise_cancel(svc: Services, entry: IndexEntry) -> int:
+    run = svc.store.get_run(entry.project, entry.thread_id, entry.run_id)
+    if run is None or run["status"] != lifecycle.CANCELLING:
+        return 0
+    finish_cancel(svc, entry.project, run)
+    return 1
+
+
+def _resend(svc: Services, entry: IndexEntry, now: int) -> int:
     """A run queued too long lost its message: refresh its pending time and send it again."""
     change = RunChange((lifecycle.QUEUED,), {"status": lifecycle.QUEUED}, now, deadline="open")
-    base = _as_run(entry, thread_id)
-    if svc.store.change_run(project, thread_id, entry.run_id, change, base=base) is None:
-        return 0
-    svc.dispatcher.send(run_job(project, thread_id, entry.run_id))
-    return 1
+    store = svc.store
+    if store.change_run(entry.project, entry.thread_id, entry.run_id, change, entry.as_run()):
+        svc.dispatcher.send(run_job(entry.project, entry.thread_id, entry.run_id))
+        return 1
+    return 0

@@ -35,8 +35,39 @@ def step_sk(run_id: str, step_id: str) -> str:
     return step_prefix(run_id) + step_id
 
 
+def split_thread_pk(pk: str) -> tuple[str, str]:
+    """(project, thread_id) from a thread partition key."""
+    head, _, thread_id = pk.rpartition("#T#")
+    return head[len("P#") :], thread_id
+
+
 def api_key_pk(key_hash: str) -> str:
     return f"KEY#{key_hash}"
+
+
+def project_keys_pk(project: str) -> str:
+    """A project's API keys, listed by hash (the items `api_key_pk` finds by hash)."""
+    return f"P#{project}#KEYS"
+
+
+# The two sparse indexes: their names, and the attributes that hold each one's keys.
+ACTIVE_INDEX = "active"
+PENDING_INDEX = "pending"
+INDEX_KEY_ATTRS = {ACTIVE_INDEX: ("gsi1pk", "gsi1sk"), PENDING_INDEX: ("gsi2pk", "gsi2sk")}
+INDEX_ATTRS = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+_INDEX_PARTITION = {ACTIVE_INDEX: "ACTIVE", PENDING_INDEX: "PENDING"}
+
+
+def index_partition(index: str, shard: int) -> str:
+    return f"{_INDEX_PARTITION[index]}#{shard}"
+
+
+def index_sort_key(at: int, run_id: str) -> str:
+    return f"{at:012d}#{run_id}"
+
+
+def index_time(sort_key: str) -> int:
+    return int(sort_key.split("#", 1)[0])
 
 
 def shard_of(run_id: str, shards: int) -> int:
@@ -46,14 +77,14 @@ def shard_of(run_id: str, shards: int) -> int:
 def active_index_keys(run_id: str, expires_at: int, shards: int) -> dict[str, str]:
     """Sparse index `active`: only active runs carry these, sorted by deadline."""
     return {
-        "gsi1pk": f"ACTIVE#{shard_of(run_id, shards)}",
-        "gsi1sk": f"{expires_at:012d}#{run_id}",
+        "gsi1pk": index_partition(ACTIVE_INDEX, shard_of(run_id, shards)),
+        "gsi1sk": index_sort_key(expires_at, run_id),
     }
 
 
 def pending_index_keys(run_id: str, since: int, shards: int) -> dict[str, str]:
     """Sparse index `pending`: runs waiting for a worker (queued) or to let go (cancelling)."""
     return {
-        "gsi2pk": f"PENDING#{shard_of(run_id, shards)}",
-        "gsi2sk": f"{since:012d}#{run_id}",
+        "gsi2pk": index_partition(PENDING_INDEX, shard_of(run_id, shards)),
+        "gsi2sk": index_sort_key(since, run_id),
     }

@@ -1,40 +1,45 @@
-"""All reads and writes of the service's state, on one DynamoDB table.
+"""All reads and writes of the service's state: the service layer's only view of persistence.
 
-Every status change of a run is a conditional write on the run's current status (and, where it
-matters, on its deadline), so a cancel, a completion, an expiry and a duplicate delivery can race
-and exactly one of them wins. Writes that touch several items (a run and its thread's active-run
-marker, an outcome's message and step) are one transaction.
+The store owns the key formats, the sparse indexes and their paging; an engine (DynamoDB when
+deployed, SQLite locally) applies what the store asks for atomically. Every status change of a
+run is a conditional write on the run's current status (and, where it matters, on its deadline),
+so a cancel, a completion, an expiry and a duplicate delivery can race and exactly one of them
+wins. Writes that touch several items (a run and its thread's active-run marker, an outcome's
+message and step) are one transaction.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..domain import lifecycle
-from ..domain.errors import ItemTooLarge
 from ..domain.pagination import Page, PageRequest
-from ..domain.transitions import IfMissing, RunChange
+from ..domain.transitions import RunChange
 from . import keys
-from .table import (
-    ACTIVE_INDEX,
-    MAX_ITEM_BYTES,
-    MAX_TRANSACTION_BYTES,
-    PENDING_INDEX,
-    check_size,
-    deserialize,
-    item_size,
-    serialize,
-    serialize_value,
+from .engine import (
+    Above,
+    All,
+    AtMost,
+    Check,
+    Condition,
+    Either,
+    Engine,
+    Equals,
+    Exists,
+    Item,
+    KeyRange,
+    Missing,
+    OneOf,
+    Put,
+    Update,
+    Write,
 )
+from .limits import check_size
 
 Record = dict[str, Any]
-_INDEX_ATTRS = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
-_TRANSACTION_RETRIES = 4
+_INDEX_PAGE = 100
 
 
 class ThreadConflict(Exception):
@@ -49,7 +54,8 @@ class ConditionFailed(Exception):
 class IndexEntry:
     """A run found through a sparse index, with the attributes the index projects."""
 
-    pk: str
+    project: str
+    thread_id: str
     run_id: str
     status: str
     expires_at: int
@@ -57,177 +63,76 @@ class IndexEntry:
     usage_so_far: dict[str, int] | None
     since: int  # the index's time: the deadline (active) or when it became pending
 
-
-class _Expr:
-    """Builds an expression's placeholder maps."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-
-    def name(self, attr: str) -> str:
-        placeholder = f"#{attr}"
-        self.names[placeholder] = attr
-        return placeholder
-
-    def value(self, value: Any) -> str:
-        placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = serialize_value(value)
-        return placeholder
-
-    def update(self, changes: dict[str, Any]) -> str:
-        sets = [
-            f"{self.name(k)} = if_not_exists({self.name(k)}, {self.value(v.value)})"
-            if isinstance(v, IfMissing)
-            else f"{self.name(k)} = {self.value(v)}"
-            for k, v in changes.items()
-            if v is not None
-        ]
-        removes = [self.name(k) for k, v in changes.items() if v is None]
-        parts = []
-        if sets:
-            parts.append("SET " + ", ".join(sets))
-        if removes:
-            parts.append("REMOVE " + ", ".join(removes))
-        return " ".join(parts)
-
-    def status_in(self, statuses: Iterable[str]) -> str:
-        return f"{self.name('status')} IN ({', '.join(self.value(s) for s in statuses)})"
-
-    def kwargs(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.names:
-            out["ExpressionAttributeNames"] = self.names
-        if self.values:
-            out["ExpressionAttributeValues"] = self.values
-        return out
+    def as_run(self) -> Record:
+        """The run as far as the index knows it: enough to build a change from."""
+        return {
+            "id": self.run_id,
+            "thread_id": self.thread_id,
+            "status": self.status,
+            "expires_at": self.expires_at,
+            "open_step_id": self.open_step_id,
+            "usage_so_far": self.usage_so_far,
+        }
 
 
-def _key(pk: str, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
+def _strip(item: Item | None) -> Record | None:
+    """A stored item without its key, index and retention attributes."""
+    if item is None:
+        return None
+    return {k: v for k, v in item.items() if k not in ("pk", "sk", "ttl", *keys.INDEX_ATTRS)}
 
 
-def _is_condition_failure(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+def record_item(pk: str, sk: str, record: Record, **extra: Any) -> Item:
+    """A record as an item: size-checked; top-level nulls are not stored (to_wire restores them)."""
+    check_size(record, record.get("object", "object").replace("thread.", ""))
+    return {k: v for k, v in {"pk": pk, "sk": sk, **record, **extra}.items() if v is not None}
 
 
-def _is_item_too_large(error: ClientError) -> bool:
-    """An update that would make an item bigger than DynamoDB's 400 KB (nothing is written).
+def _thread_free(stale_run_id: str | None) -> Condition:
+    """The thread exists and holds no active run (or only `stale_run_id`, found terminal)."""
+    free: Condition = Missing("active_run_id")
+    if stale_run_id:
+        free = Either((free, Equals("active_run_id", stale_run_id)))
+    return All((Exists("pk"), free))
 
-    DynamoDB says so in a ValidationException, or for a transaction in a cancellation reason.
+
+def _sort_key(record: Record) -> str:
+    if record["object"] == "thread.message":
+        return keys.MSG + record["id"]
+    if record["object"] == "thread.run.step":
+        return keys.step_sk(record["run_id"], record["id"])
+    raise ValueError(f"not a thread item: {record['object']}")
+
+
+def low_id_below(cursor: str) -> str:
+    """The highest sort-key suffix strictly below ID `cursor` that no ID can equal.
+
+    IDs have a fixed length, so any ID below `cursor` is at most `cursor` with its last character
+    lowered by one and anything appended; "~" sorts above every ID character.
     """
-    info = error.response["Error"]
-    if info["Code"] == "ValidationException":
-        return "Item size" in info.get("Message", "")
-    reasons = error.response.get("CancellationReasons") or []
-    return any(
-        r.get("Code") == "ValidationError" and "Item size" in (r.get("Message") or "")
-        for r in reasons
-    )
-
-
-def _too_large() -> ItemTooLarge:
-    return ItemTooLarge(
-        f"The change would make the object too large to store: over the limit of "
-        f"{MAX_ITEM_BYTES} bytes per object.",
-        code="object_too_large",
-    )
-
-
-def _cancellation_codes(error: ClientError) -> list[str]:
-    reasons = error.response.get("CancellationReasons") or []
-    return [reason.get("Code", "None") for reason in reasons]
-
-
-def _strip(item: Record) -> Record:
-    """A stored item without its key and index attributes."""
-    return {k: v for k, v in item.items() if k not in ("pk", "sk", "ttl", *_INDEX_ATTRS)}
+    return cursor[:-1] + chr(ord(cursor[-1]) - 1) + keys.ABOVE_IDS
 
 
 class Store:
-    def __init__(
-        self, client: Any, table_name: str, index_shards: int = 4, retention_seconds: int = 0
-    ) -> None:
-        self.client = client
-        self.table = table_name
+    def __init__(self, engine: Engine, index_shards: int = 4, retention_seconds: int = 0) -> None:
+        self.engine = engine
         self.shards = index_shards
-        # When set, a run and its steps carry a DynamoDB TTL (`ttl`) once the run is terminal.
+        # When set, a run and its steps carry a TTL (`ttl`) once the run is terminal.
         self.retention_seconds = retention_seconds
 
-    # -- low level ------------------------------------------------------------------------
+    def create_schema(self) -> None:
+        self.engine.create_schema()
+
+    # -- reads and lists -------------------------------------------------------------------
 
     def _get(self, pk: str, sk: str) -> Record | None:
-        response = self.client.get_item(TableName=self.table, Key=_key(pk, sk), ConsistentRead=True)
-        item = response.get("Item")
-        return _strip(deserialize(item)) if item else None
-
-    def _item(self, pk: str, sk: str, record: Record, **extra: Any) -> dict[str, Any]:
-        check_size(record, record.get("object", "object").replace("thread.", ""))
-        return serialize({"pk": pk, "sk": sk, **record, **extra})
-
-    def _update(
-        self,
-        pk: str,
-        sk: str,
-        changes: dict[str, Any],
-        condition: str,
-        expr: _Expr,
-        returns: str = "ALL_NEW",
-    ) -> Record | None:
-        """One conditional UpdateItem; the new (or old) record, or None if the condition failed."""
-        try:
-            response = self.client.update_item(
-                TableName=self.table,
-                Key=_key(pk, sk),
-                UpdateExpression=expr.update(changes),
-                ConditionExpression=condition,
-                ReturnValues=returns,
-                **expr.kwargs(),
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return None
-            if _is_item_too_large(error):
-                raise _too_large() from None
-            raise
-        return _strip(deserialize(response["Attributes"]))
+        return _strip(self.engine.get(pk, sk))
 
     def _update_existing(self, pk: str, sk: str, changes: dict[str, Any]) -> Record | None:
         """Change an item that must exist (never create one); None if it does not."""
-        expr = _Expr()
-        return self._update(pk, sk, changes, f"attribute_exists({expr.name('pk')})", expr)
+        return _strip(self.engine.update(Update(pk, sk, changes, Exists("pk"))))
 
-    def _transact(self, ops: list[dict[str, Any]]) -> list[str] | None:
-        """Run a transaction. None on success, else each operation's cancellation code."""
-        total = sum(item_size(op) for op in ops)
-        if total > MAX_TRANSACTION_BYTES:
-            raise ItemTooLarge(
-                f"The request is too large to store at once: {total} bytes, over the limit of "
-                f"{MAX_TRANSACTION_BYTES} bytes.",
-                code="object_too_large",
-            )
-        for attempt in range(_TRANSACTION_RETRIES):
-            try:
-                self.client.transact_write_items(TransactItems=ops)
-                return None
-            except ClientError as error:
-                if _is_item_too_large(error):
-                    raise _too_large() from None
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                codes = _cancellation_codes(error)
-                if "ConditionalCheckFailed" in codes or attempt == _TRANSACTION_RETRIES - 1:
-                    return codes or ["Unknown"]
-                time.sleep(0.02 * (2**attempt))  # a conflicting transaction: try again
-        return ["Unknown"]
-
-    def _put_op(self, item: dict[str, Any], condition: str | None = None) -> dict[str, Any]:
-        put: dict[str, Any] = {"TableName": self.table, "Item": item}
-        if condition:
-            put["ConditionExpression"] = condition
-        return {"Put": put}
-
-    def _query_page(
+    def _page(
         self, pk: str, prefix: str, page: PageRequest, filters: dict[str, str] | None = None
     ) -> Page:
         """One page of a list: a key range in ID order, `limit + 1` items for an exact has_more.
@@ -236,7 +141,6 @@ class Store:
         with only `before`, the page is the `limit` items nearest the cursor (read backwards).
         """
         ascending = page.order == "asc"
-        # Translate the cursors into ID-space bounds.
         low_id, high_id = (page.after, page.before) if ascending else (page.before, page.after)
         low = prefix + low_id + keys.BELOW_IDS if low_id else prefix
         high = prefix + low_id_below(high_id) if high_id else prefix + keys.ABOVE_IDS
@@ -245,41 +149,24 @@ class Store:
             # whose bounds are inverted, so answer the empty page without asking.
             return Page(items=[], has_more=False)
         read_backwards = page.before is not None and page.after is None
-        forward = ascending != read_backwards
-        expr = _Expr()
-        condition = f"{expr.name('pk')} = {expr.value(pk)} AND {expr.name('sk')} BETWEEN "
-        condition += f"{expr.value(low)} AND {expr.value(high)}"
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": condition,
-            "ScanIndexForward": forward,
-            "Limit": page.limit + 1,
-            "ConsistentRead": True,
-        }
-        if filters:
-            kwargs["FilterExpression"] = " AND ".join(
-                f"{expr.name(k)} = {expr.value(v)}" for k, v in filters.items()
-            )
-        kwargs.update(expr.kwargs())
-        items: list[Record] = []
-        while True:
-            response = self.client.query(**kwargs)
-            items.extend(_strip(deserialize(i)) for i in response.get("Items", []))
-            start = response.get("LastEvaluatedKey")
-            if len(items) > page.limit or not start:
-                break
-            kwargs["ExclusiveStartKey"] = start
+        key_range = KeyRange(
+            pk, low, high, ascending != read_backwards, page.limit + 1, dict(filters or {})
+        )
+        items = [r for r in map(_strip, self.engine.query(key_range)) if r is not None]
         has_more = len(items) > page.limit
         items = items[: page.limit]
         if read_backwards:
             items.reverse()
         return Page(items=items, has_more=has_more)
 
-    # -- assistants ---------------------------------------------------------------------
+    def _all(self, pk: str, prefix: str) -> list[Record]:
+        return self._page(pk, prefix, PageRequest(limit=1_000_000, order="asc")).items
+
+    # -- assistants ------------------------------------------------------------------------
 
     def put_assistant(self, project: str, assistant: Record) -> None:
-        item = self._item(keys.assistants_pk(project), keys.ASST + assistant["id"], assistant)
-        self.client.put_item(TableName=self.table, Item=item)
+        pk, sk = keys.assistants_pk(project), keys.ASST + assistant["id"]
+        self.engine.put(Put(record_item(pk, sk, assistant)))
 
     def get_assistant(self, project: str, assistant_id: str) -> Record | None:
         return self._get(keys.assistants_pk(project), keys.ASST + assistant_id)
@@ -292,17 +179,12 @@ class Store:
         return self._update_existing(keys.assistants_pk(project), keys.ASST + assistant_id, changes)
 
     def delete_assistant(self, project: str, assistant_id: str) -> bool:
-        response = self.client.delete_item(
-            TableName=self.table,
-            Key=_key(keys.assistants_pk(project), keys.ASST + assistant_id),
-            ReturnValues="ALL_OLD",
-        )
-        return "Attributes" in response
+        return self.engine.delete(keys.assistants_pk(project), keys.ASST + assistant_id) is not None
 
     def list_assistants(self, project: str, page: PageRequest) -> Page:
-        return self._query_page(keys.assistants_pk(project), keys.ASST, page)
+        return self._page(keys.assistants_pk(project), keys.ASST, page)
 
-    # -- threads and messages -----------------------------------------------------------
+    # -- threads and messages --------------------------------------------------------------
 
     def create_thread(
         self, project: str, thread: Record, messages: list[Record], run: Record | None = None
@@ -310,25 +192,16 @@ class Store:
         """Put a thread with its messages, and (create thread and run) its first run, at once."""
         pk = keys.thread_pk(project, thread["id"])
         marker = {"active_run_id": run["id"]} if run else {}
-        thread_item = self._item(pk, keys.THREAD_SK, thread, **marker)
+        thread_item = record_item(pk, keys.THREAD_SK, thread, **marker)
         if not messages and run is None:
-            self.client.put_item(TableName=self.table, Item=thread_item)
+            self.engine.put(Put(thread_item))
             return
-        ops = [self._put_op(thread_item)]
-        ops += [self._put_op(self._item(pk, keys.MSG + m["id"], m)) for m in messages]
+        writes: list[Write] = [Put(thread_item)]
+        writes += [Put(record_item(pk, keys.MSG + m["id"], m)) for m in messages]
         if run is not None:
-            ops.append(self._put_op(self._run_item(project, run)))
-        if self._transact(ops) is not None:
+            writes.append(Put(self._new_run_item(project, run)))
+        if self.engine.transact(writes) is not None:
             raise ConditionFailed("thread creation was cancelled")
-
-    def _run_item(self, project: str, run: Record) -> dict[str, Any]:
-        """A new queued run's item: in the active index by deadline, pending since creation."""
-        index = {
-            **keys.active_index_keys(run["id"], run["expires_at"], self.shards),
-            **keys.pending_index_keys(run["id"], run["created_at"], self.shards),
-        }
-        pk = keys.thread_pk(project, run["thread_id"])
-        return self._item(pk, keys.run_sk(run["id"]), run, **index)
 
     def get_thread(self, project: str, thread_id: str) -> Record | None:
         return self._get(keys.thread_pk(project, thread_id), keys.THREAD_SK)
@@ -340,13 +213,7 @@ class Store:
 
     def delete_thread(self, project: str, thread_id: str) -> Record | None:
         """Delete the thread item; its messages, runs and steps are purged afterwards."""
-        response = self.client.delete_item(
-            TableName=self.table,
-            Key=_key(keys.thread_pk(project, thread_id), keys.THREAD_SK),
-            ReturnValues="ALL_OLD",
-        )
-        item = response.get("Attributes")
-        return _strip(deserialize(item)) if item else None
+        return _strip(self.engine.delete(keys.thread_pk(project, thread_id), keys.THREAD_SK))
 
     def purge_thread_items(self, project: str, thread_id: str, max_items: int = 1000) -> bool:
         """Delete up to `max_items` items of a deleted thread's partition. True when none remain.
@@ -356,65 +223,20 @@ class Store:
         an item behind the purge.
         """
         pk = keys.thread_pk(project, thread_id)
-        deleted, runs_gone = self._delete_items(pk, max_items, keys.RUN)
+        deleted, runs_gone = self.engine.delete_under(pk, keys.RUN, max_items)
         if not runs_gone:
             return False
-        return self._delete_items(pk, max_items - deleted)[1]
-
-    def _delete_items(self, pk: str, budget: int, prefix: str | None = None) -> tuple[int, bool]:
-        """Delete up to `budget` of a partition's items (those under `prefix`).
-
-        Returns how many it deleted and whether none are left."""
-        condition = "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix else "")
-        values = {":pk": {"S": pk}, **({":prefix": {"S": prefix}} if prefix else {})}
-        deleted = 0
-        while deleted < budget:
-            response = self.client.query(
-                TableName=self.table,
-                KeyConditionExpression=condition,
-                ExpressionAttributeValues=values,
-                ProjectionExpression="pk, sk",
-                Limit=min(100, budget - deleted),
-            )
-            batch = response.get("Items", [])
-            if not batch:
-                return deleted, True
-            for start in range(0, len(batch), 25):
-                requests = [{"DeleteRequest": {"Key": k}} for k in batch[start : start + 25]]
-                pending: dict[str, Any] = {self.table: requests}
-                while pending:
-                    result = self.client.batch_write_item(RequestItems=pending)
-                    pending = result.get("UnprocessedItems") or {}
-            deleted += len(batch)
-            if not response.get("LastEvaluatedKey"):
-                return deleted, True
-        return deleted, False
+        return self.engine.delete_under(pk, "", max_items - deleted)[1]
 
     def add_message(self, project: str, message: Record, stale_run_id: str | None) -> None:
         """Put a message if the thread exists and holds no active run (or only `stale_run_id`)."""
         pk = keys.thread_pk(project, message["thread_id"])
-        expr = _Expr()
-        condition = self._thread_free_condition(expr, stale_run_id)
-        ops = [
-            {
-                "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": _key(pk, keys.THREAD_SK),
-                    "ConditionExpression": condition,
-                    **expr.kwargs(),
-                }
-            },
-            self._put_op(self._item(pk, keys.MSG + message["id"], message)),
+        writes: list[Write] = [
+            Check(pk, keys.THREAD_SK, _thread_free(stale_run_id)),
+            Put(record_item(pk, keys.MSG + message["id"], message)),
         ]
-        if self._transact(ops) is not None:
+        if self.engine.transact(writes) is not None:
             raise ThreadConflict(message["thread_id"])
-
-    def _thread_free_condition(self, expr: _Expr, stale_run_id: str | None) -> str:
-        marker = expr.name("active_run_id")
-        free = f"attribute_not_exists({marker})"
-        if stale_run_id:
-            free = f"({free} OR {marker} = {expr.value(stale_run_id)})"
-        return f"attribute_exists({expr.name('pk')}) AND {free}"
 
     def get_message(self, project: str, thread_id: str, message_id: str) -> Record | None:
         return self._get(keys.thread_pk(project, thread_id), keys.MSG + message_id)
@@ -426,58 +248,52 @@ class Store:
         return self._update_existing(pk, keys.MSG + message_id, changes)
 
     def delete_message(self, project: str, thread_id: str, message_id: str) -> bool:
-        response = self.client.delete_item(
-            TableName=self.table,
-            Key=_key(keys.thread_pk(project, thread_id), keys.MSG + message_id),
-            ReturnValues="ALL_OLD",
-        )
-        return "Attributes" in response
+        pk = keys.thread_pk(project, thread_id)
+        return self.engine.delete(pk, keys.MSG + message_id) is not None
 
     def list_messages(
         self, project: str, thread_id: str, page: PageRequest, run_id: str | None = None
     ) -> Page:
         filters = {"run_id": run_id} if run_id else None
-        return self._query_page(keys.thread_pk(project, thread_id), keys.MSG, page, filters)
+        return self._page(keys.thread_pk(project, thread_id), keys.MSG, page, filters)
 
     def thread_messages(
         self, project: str, thread_id: str, last: int | None = None
     ) -> list[Record]:
         """The thread's messages in creation order; with `last`, only the newest `last`."""
         page = PageRequest(limit=last or 1_000_000, order="desc" if last else "asc")
-        items = self._query_page(keys.thread_pk(project, thread_id), keys.MSG, page).items
+        items = self._page(keys.thread_pk(project, thread_id), keys.MSG, page).items
         return list(reversed(items)) if last else items
 
-    # -- runs and steps -----------------------------------------------------------------
+    # -- runs and steps --------------------------------------------------------------------
+
+    def _new_run_item(self, project: str, run: Record) -> Item:
+        """A new queued run's item: in the active index by deadline, pending since creation."""
+        index = {
+            **keys.active_index_keys(run["id"], run["expires_at"], self.shards),
+            **keys.pending_index_keys(run["id"], run["created_at"], self.shards),
+        }
+        pk = keys.thread_pk(project, run["thread_id"])
+        return record_item(pk, keys.run_sk(run["id"]), run, **index)
 
     def create_run(
         self, project: str, run: Record, messages: list[Record], stale_run_id: str | None
     ) -> None:
         """Put a queued run, take the thread's active-run marker and add messages, atomically."""
         pk = keys.thread_pk(project, run["thread_id"])
-        expr = _Expr()
-        condition = self._thread_free_condition(expr, stale_run_id)
-        ops = [
-            self._put_op(self._run_item(project, run)),
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": _key(pk, keys.THREAD_SK),
-                    "UpdateExpression": f"SET {expr.name('active_run_id')} = "
-                    f"{expr.value(run['id'])}",
-                    "ConditionExpression": condition,
-                    **expr.kwargs(),
-                }
-            },
+        writes: list[Write] = [
+            Put(self._new_run_item(project, run)),
+            Update(pk, keys.THREAD_SK, {"active_run_id": run["id"]}, _thread_free(stale_run_id)),
         ]
-        ops += [self._put_op(self._item(pk, keys.MSG + m["id"], m)) for m in messages]
-        if self._transact(ops) is not None:
+        writes += [Put(record_item(pk, keys.MSG + m["id"], m)) for m in messages]
+        if self.engine.transact(writes) is not None:
             raise ThreadConflict(run["thread_id"])
 
     def get_run(self, project: str, thread_id: str, run_id: str) -> Record | None:
         return self._get(keys.thread_pk(project, thread_id), keys.run_sk(run_id))
 
     def list_runs(self, project: str, thread_id: str, page: PageRequest) -> Page:
-        return self._query_page(keys.thread_pk(project, thread_id), keys.RUN, page)
+        return self._page(keys.thread_pk(project, thread_id), keys.RUN, page)
 
     def update_run_metadata(
         self, project: str, thread_id: str, run_id: str, metadata: dict[str, str]
@@ -489,12 +305,12 @@ class Store:
         return self._get(keys.thread_pk(project, thread_id), keys.step_sk(run_id, step_id))
 
     def list_steps(self, project: str, thread_id: str, run_id: str, page: PageRequest) -> Page:
-        pk = keys.thread_pk(project, thread_id)
-        return self._query_page(pk, keys.step_prefix(run_id), page)
+        return self._page(keys.thread_pk(project, thread_id), keys.step_prefix(run_id), page)
 
     def run_steps(self, project: str, thread_id: str, run_id: str) -> list[Record]:
-        page = PageRequest(limit=1_000_000, order="asc")
-        return self.list_steps(project, thread_id, run_id, page).items
+        return self._all(keys.thread_pk(project, thread_id), keys.step_prefix(run_id))
+
+    # -- run changes -------------------------------------------------------------------------
 
     def change_run(
         self,
@@ -510,178 +326,150 @@ class Store:
         `base` is the run as the caller read it: a transaction returns nothing, so the new state
         is `base` plus the changes. A single-item change may ask for the run as it was instead
         (`returns="old"`), e.g. to learn which status a cancel found.
-
-        Index keys follow the status: a terminal run leaves both sparse indexes (and releases the
-        thread's marker); a queued or cancelling run enters the pending index.
         """
-        pk = keys.thread_pk(project, thread_id)
-        changes = dict(change.changes)
-        status = changes.get("status")
-        terminal = status is not None and lifecycle.is_terminal(status)
-        step_updates = list(change.step_updates)
-        new_items = list(change.new_items)
-        if terminal:
-            changes.update(dict.fromkeys(_INDEX_ATTRS))
-            if self.retention_seconds:
-                ttl = {"ttl": change.now + self.retention_seconds}
-                changes.update(ttl)
-                step_updates = [(step_id, {**c, **ttl}) for step_id, c in step_updates]
-                new_items = [
-                    {**r, **ttl} if r["object"] == "thread.run.step" else r for r in new_items
-                ]
-        elif status in (lifecycle.QUEUED, lifecycle.CANCELLING):
-            changes.update(keys.pending_index_keys(run_id, change.now, self.shards))
-        elif status is not None:
-            changes.update({"gsi2pk": None, "gsi2sk": None})
-        expr = _Expr()
-        condition = expr.status_in(change.sources)
-        if change.deadline == "open":
-            condition += f" AND {expr.name('expires_at')} > {expr.value(change.now)}"
-        elif change.deadline == "passed":
-            condition += f" AND {expr.name('expires_at')} <= {expr.value(change.now)}"
-        if not (terminal or step_updates or new_items):
-            values = "ALL_OLD" if returns == "old" else "ALL_NEW"
-            return self._update(pk, keys.run_sk(run_id), changes, condition, expr, values)
-
-        run_op = {
-            "Update": {
-                "TableName": self.table,
-                "Key": _key(pk, keys.run_sk(run_id)),
-                "UpdateExpression": expr.update(changes),
-                "ConditionExpression": condition,
-                **expr.kwargs(),
-            }
-        }
-        ops = [run_op]
-        for step_id, step_changes in step_updates:
-            step_expr = _Expr()
-            ops.append(
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": _key(pk, keys.step_sk(run_id, step_id)),
-                        "UpdateExpression": step_expr.update(step_changes),
-                        "ConditionExpression": step_expr.status_in([lifecycle.STEP_IN_PROGRESS]),
-                        **step_expr.kwargs(),
-                    }
-                }
-            )
-        for record in new_items:
-            ops.append(self._put_op(self._item(pk, self._sort_key(record), record)))
-        release = None
-        if terminal:
-            release_expr = _Expr()
-            marker = release_expr.name("active_run_id")
-            release = {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": _key(pk, keys.THREAD_SK),
-                    "UpdateExpression": f"REMOVE {marker}",
-                    "ConditionExpression": f"{marker} = {release_expr.value(run_id)}",
-                    **release_expr.kwargs(),
-                }
-            }
-        codes = self._transact([*ops, release] if release else ops)
-        if codes is not None and release and codes[0] != "ConditionalCheckFailed":
-            # The marker had already moved on or the thread is gone: the run change still holds.
-            codes = self._transact(ops)
-        if codes is not None:
+        pk, sk = keys.thread_pk(project, thread_id), keys.run_sk(run_id)
+        attributes = self._run_attributes(run_id, change)
+        run_write = Update(pk, sk, attributes, self._run_condition(change))
+        terminal = _is_terminal(change)
+        if not (terminal or change.step_updates or change.new_items):
+            return _strip(self.engine.update(run_write, "old" if returns == "old" else "new"))
+        writes: list[Write] = [run_write, *self._outcome_writes(pk, run_id, change)]
+        if not self._commit_run_change(writes, release=_release(pk, run_id) if terminal else None):
             return None
-        merged = {**base, **changes}
-        merged.pop("ttl", None)
-        return {k: v for k, v in merged.items() if v is not None and k not in _INDEX_ATTRS}
+        merged = {**base, **attributes}
+        return {k: v for k, v in merged.items() if v is not None and k not in _NOT_RETURNED}
+
+    def _run_attributes(self, run_id: str, change: RunChange) -> dict[str, Any]:
+        """The change's attributes plus what follows from its status: index keys, retention.
+
+        A terminal run leaves both sparse indexes; a queued or cancelling run enters the pending
+        index (since now); any other status leaves it.
+        """
+        attributes = dict(change.changes)
+        status = attributes.get("status")
+        if _is_terminal(change):
+            attributes.update(dict.fromkeys(keys.INDEX_ATTRS))
+            attributes.update(self._retention(change))
+        elif status in (lifecycle.QUEUED, lifecycle.CANCELLING):
+            attributes.update(keys.pending_index_keys(run_id, change.now, self.shards))
+        elif status is not None:
+            attributes.update(dict.fromkeys(keys.INDEX_KEY_ATTRS[keys.PENDING_INDEX]))
+        return attributes
+
+    def _retention(self, change: RunChange) -> dict[str, int]:
+        return {"ttl": change.now + self.retention_seconds} if self.retention_seconds else {}
 
     @staticmethod
-    def _sort_key(record: Record) -> str:
-        if record["object"] == "thread.message":
-            return keys.MSG + record["id"]
-        if record["object"] == "thread.run.step":
-            return keys.step_sk(record["run_id"], record["id"])
-        raise ValueError(f"not a thread item: {record['object']}")
+    def _run_condition(change: RunChange) -> Condition:
+        """The run is in one of the change's source statuses (and its deadline is as required)."""
+        parts: list[Condition] = [OneOf("status", tuple(change.sources))]
+        if change.deadline == "open":
+            parts.append(Above("expires_at", change.now))
+        elif change.deadline == "passed":
+            parts.append(AtMost("expires_at", change.now))
+        return All(tuple(parts))
 
-    # -- the sparse indexes (sweeper) ----------------------------------------------------
-
-    def _index_page(
-        self, index: str, prefix: str, shard: int, below: str, limit: int, start: Any
-    ) -> tuple[list[IndexEntry], Any]:
-        pk_attr, sk_attr = ("gsi1pk", "gsi1sk") if index == ACTIVE_INDEX else ("gsi2pk", "gsi2sk")
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": index,
-            "KeyConditionExpression": f"{pk_attr} = :p AND {sk_attr} < :below",
-            "ExpressionAttributeValues": {
-                ":p": {"S": f"{prefix}#{shard}"},
-                ":below": {"S": below},
-            },
-            "Limit": limit,
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        response = self.client.query(**kwargs)
-        entries = []
-        for raw in response.get("Items", []):
-            item = deserialize(raw)
-            entries.append(
-                IndexEntry(
-                    pk=item["pk"],
-                    run_id=item["sk"][len(keys.RUN) :],
-                    status=item.get("status", ""),
-                    expires_at=int(item.get("expires_at", 0)),
-                    open_step_id=item.get("open_step_id"),
-                    usage_so_far=item.get("usage_so_far"),
-                    since=int(item[sk_attr].split("#", 1)[0]),
-                )
+    def _outcome_writes(self, pk: str, run_id: str, change: RunChange) -> list[Write]:
+        """What goes with the run in its transaction: open steps closed, new items put."""
+        retention = self._retention(change) if _is_terminal(change) else {}
+        writes: list[Write] = [
+            Update(
+                pk,
+                keys.step_sk(run_id, step_id),
+                {**step_changes, **retention},
+                Equals("status", lifecycle.STEP_IN_PROGRESS),
             )
-        return entries, response.get("LastEvaluatedKey")
+            for step_id, step_changes in change.step_updates
+        ]
+        for record in change.new_items:
+            extra = retention if record["object"] == "thread.run.step" else {}
+            writes.append(Put(record_item(pk, _sort_key(record), record, **extra)))
+        return writes
 
-    def runs_past_deadline(
-        self, shard: int, now: int, limit: int, start: Any = None
-    ) -> tuple[list[IndexEntry], Any]:
-        """Active runs whose `expires_at` <= now, oldest deadline first."""
-        return self._index_page(ACTIVE_INDEX, "ACTIVE", shard, f"{now + 1:012d}", limit, start)
+    def _commit_run_change(self, writes: list[Write], release: Write | None) -> bool:
+        """Write a run change's transaction, releasing the thread's marker if it is ours.
 
-    def runs_pending_since(
-        self, shard: int, before: int, limit: int, start: Any = None
-    ) -> tuple[list[IndexEntry], Any]:
+        If the release is what failed (the marker moved on, or the thread is gone), the run
+        change still holds: write it without the release.
+        """
+        failed = self.engine.transact([*writes, release] if release else writes)
+        if failed is not None and release is not None and not any(failed[:-1]):
+            failed = self.engine.transact(writes)
+        return failed is None
+
+    # -- the sparse indexes (the sweeper's view) ----------------------------------------------
+
+    def _index_entries(self, index: str, below: str, page_size: int) -> Iterator[IndexEntry]:
+        """Every entry of `index` with sort key < `below`, shard by shard, a page at a time."""
+        time_attr = keys.INDEX_KEY_ATTRS[index][1]
+        for shard in range(self.shards):
+            start = None
+            while True:
+                page = self.engine.query_index(
+                    index, keys.index_partition(index, shard), below, page_size, start
+                )
+                for item in page.items:
+                    project, thread_id = keys.split_thread_pk(item["pk"])
+                    yield IndexEntry(
+                        project=project,
+                        thread_id=thread_id,
+                        run_id=item["sk"][len(keys.RUN) :],
+                        status=item.get("status", ""),
+                        expires_at=int(item.get("expires_at", 0)),
+                        open_step_id=item.get("open_step_id"),
+                        usage_so_far=item.get("usage_so_far"),
+                        since=keys.index_time(item[time_attr]),
+                    )
+                start = page.next_start
+                if not start:
+                    break
+
+    def runs_past_deadline(self, now: int, page_size: int = _INDEX_PAGE) -> Iterator[IndexEntry]:
+        """Active runs whose `expires_at` <= now, oldest deadline first within each shard."""
+        below = keys.index_sort_key(now + 1, "")
+        return self._index_entries(keys.ACTIVE_INDEX, below, page_size)
+
+    def runs_pending_since(self, before: int, page_size: int = _INDEX_PAGE) -> Iterator[IndexEntry]:
         """Queued or cancelling runs that entered that status before `before`."""
-        return self._index_page(PENDING_INDEX, "PENDING", shard, f"{before:012d}", limit, start)
+        below = keys.index_sort_key(before, "")
+        return self._index_entries(keys.PENDING_INDEX, below, page_size)
 
-    # -- API keys -----------------------------------------------------------------------
+    def remove_expired_items(self, now: int, limit: int = 1000) -> int:
+        """Delete items past their retention TTL where the engine does not do it itself."""
+        return self.engine.remove_expired(now, limit)
+
+    # -- API keys ----------------------------------------------------------------------------
 
     def put_api_key(self, key_hash: str, record: Record) -> None:
         """Store a key (hashed) twice: by hash for lookups and under its project for listing."""
-        by_hash = serialize({"pk": keys.api_key_pk(key_hash), "sk": keys.API_KEY_SK, **record})
-        by_project = serialize({"pk": f"P#{record['project']}#KEYS", "sk": key_hash, **record})
-        if self._transact([self._put_op(by_hash), self._put_op(by_project)]) is not None:
+        by_hash = {"pk": keys.api_key_pk(key_hash), "sk": keys.API_KEY_SK, **record}
+        by_project = {"pk": keys.project_keys_pk(record["project"]), "sk": key_hash, **record}
+        if self.engine.transact([Put(by_hash), Put(by_project)]) is not None:
             raise ConditionFailed("the key could not be stored")
 
     def get_api_key(self, key_hash: str) -> Record | None:
         return self._get(keys.api_key_pk(key_hash), keys.API_KEY_SK)
 
     def list_api_keys(self, project: str) -> list[Record]:
-        response = self.client.query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"P#{project}#KEYS"}},
+        key_range = KeyRange(
+            keys.project_keys_pk(project), keys.BELOW_IDS, keys.ABOVE_IDS, limit=1000
         )
-        return [_strip(deserialize(i)) for i in response.get("Items", [])]
+        return [r for r in map(_strip, self.engine.query(key_range)) if r is not None]
 
     def delete_api_key(self, project: str, key_hash: str) -> bool:
-        found = self.client.delete_item(
-            TableName=self.table,
-            Key=_key(f"P#{project}#KEYS", key_hash),
-            ReturnValues="ALL_OLD",
-        )
-        self.client.delete_item(
-            TableName=self.table, Key=_key(keys.api_key_pk(key_hash), keys.API_KEY_SK)
-        )
-        return "Attributes" in found
+        found = self.engine.delete(keys.project_keys_pk(project), key_hash)
+        self.engine.delete(keys.api_key_pk(key_hash), keys.API_KEY_SK)
+        return found is not None
 
 
-def low_id_below(cursor: str) -> str:
-    """The highest sort-key suffix strictly below ID `cursor` that no ID can equal.
+_NOT_RETURNED = ("ttl", *keys.INDEX_ATTRS)
 
-    IDs have a fixed length, so any ID below `cursor` is at most `cursor` with its last character
-    lowered by one and anything appended; "~" sorts above every ID character.
-    """
-    return cursor[:-1] + chr(ord(cursor[-1]) - 1) + keys.ABOVE_IDS
+
+def _is_terminal(change: RunChange) -> bool:
+    status = change.changes.get("status")
+    return status is not None and lifecycle.is_terminal(status)
+
+
+def _release(pk: str, run_id: str) -> Write:
+    """Free the thread's active-run marker, if it still names this run."""
+    return Update(pk, keys.THREAD_SK, {"active_run_id": None}, Equals("active_run_id", run_id))

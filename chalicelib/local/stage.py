@@ -1,0 +1,67 @@
+"""The local stage (`make run` and `chalice local --stage local`): what SQS and the schedule do
+when deployed, done in-process, on the embedded engine.
+
+`start_local_stage` runs when app.py is imported with STAGE=local, so both ways of starting the
+local server get the same thing: settings checked at startup (one clear message, not a 500 on
+every request), the store's schema, the hardened HTTP handling, worker threads (the dispatcher)
+and a sweeper thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+
+log = logging.getLogger("local")
+_started = False
+_lock = threading.Lock()
+
+
+def _start_sweeper(interval: float) -> None:
+    from ..services.sweeper import expire_stale_runs
+    from ..wiring import get_services
+
+    def tick() -> None:
+        stop = threading.Event()
+        while not stop.wait(interval):
+            try:
+                expire_stale_runs(get_services())
+            except Exception:
+                log.exception("sweep failed")
+
+    threading.Thread(target=tick, name="sweeper", daemon=True).start()
+
+
+def _describe(settings: object) -> str:
+    from ..config import Settings
+    from ..wiring import DATABASE_FILE
+
+    assert isinstance(settings, Settings)
+    if settings.store_engine == "sqlite":
+        where = f"embedded SQLite at {os.path.join(settings.data_dir, DATABASE_FILE)}"
+    else:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or "AWS"
+        where = f"DynamoDB table {settings.table_name!r} at {endpoint}"
+    return f"Local stage: any API key is accepted (each key is its own project); data: {where}"
+
+
+def start_local_stage() -> None:
+    """Check the settings, prepare the store and start the background threads (once)."""
+    global _started
+    with _lock:
+        if _started:
+            return
+        from ..wiring import get_services
+        from . import http
+
+        try:
+            svc = get_services()
+            svc.store.create_schema()
+        except Exception as error:  # whatever it is, the server must not start half-configured
+            raise SystemExit(f"assistants-runs: cannot start the local stage: {error}") from None
+        http.install(svc.settings.max_body_bytes)
+        _start_sweeper(float(os.environ.get("SWEEP_INTERVAL_SECONDS", "5")))
+        print(_describe(svc.settings), file=sys.stderr, flush=True)
+        _started = True
