@@ -11,7 +11,12 @@ from pathlib import Path
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
-    return default if raw in (None, "") else int(raw)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)  # type: ignore[arg-type]
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +60,8 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     api_key_cache_seconds: int = 60
     poll_after_ms: int = 500
+    # The local HTTP server: how long a read of a request (headers, body) may wait.
+    local_read_timeout_seconds: int = 10
 
     @property
     def is_local(self) -> bool:
@@ -85,4 +92,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
         api_key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 60),
         poll_after_ms=_int(env, "POLL_AFTER_MS", 500),
+        local_read_timeout_seconds=_int(env, "LOCAL_READ_TIMEOUT_SECONDS", 10),
     )

@@ -79,7 +79,7 @@ def read_chunked(rfile: Any, limit: int) -> bytes:
 class HardenedHandling:
     """Methods that replace chalice local's on its ChaliceRequestHandler (see `install`)."""
 
-    timeout = READ_TIMEOUT_SECONDS  # a socket timeout: no read waits longer than this
+    timeout: float = READ_TIMEOUT_SECONDS  # a socket timeout: no read waits longer than this
     disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms ACK delay
     max_body_bytes = 1024 * 1024
 
@@ -164,7 +164,7 @@ class HardenedHandling:
         except TimeoutError:
             raise Refusal(
                 408,
-                f"The request body was not received within {READ_TIMEOUT_SECONDS} s "
+                f"The request body was not received within {self.timeout} s "
                 "(is the Content-Length larger than the body?).",
             ) from None
         return dict(self.headers), body
@@ -208,7 +208,7 @@ class HardenedHandling:
 _HANDLED = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
-def install(max_body_bytes: int) -> None:
+def install(max_body_bytes: int, read_timeout_seconds: int = READ_TIMEOUT_SECONDS) -> None:
     """Put the hardened handling onto chalice local's request handler (idempotent).
 
     chalice local builds its server with ChaliceRequestHandler as a default argument, so the
@@ -219,5 +219,6 @@ def install(max_body_bytes: int) -> None:
         if not name.startswith("__"):
             setattr(handler, name, value)
     handler.max_body_bytes = max_body_bytes  # type: ignore[attr-defined]
+    handler.timeout = read_timeout_seconds
     for method in _HANDLED:
         setattr(handler, f"do_{method}", HardenedHandling._generic_handle)

@@ -61,7 +61,7 @@ def start_local_stage() -> None:
             svc.store.create_schema()
         except Exception as error:  # whatever it is, the server must not start half-configured
             raise SystemExit(f"assistants-runs: cannot start the local stage: {error}") from None
-        http.install(svc.settings.max_body_bytes)
+        http.install(svc.settings.max_body_bytes, svc.settings.local_read_timeout_seconds)
         _start_sweeper(float(os.environ.get("SWEEP_INTERVAL_SECONDS", "5")))
         print(_describe(svc.settings), file=sys.stderr, flush=True)
         _started = True

@@ -1,8 +1,10 @@
 """A live local server (`python -m chalicelib.local.server`) driven with the official openai SDK.
 
-Two servers, each started once per session and only when a test asks for it: `server` with runs
-that expire after 600 s, and `short_expiry_server` with runs that expire after 3 s (a module may
-start its own with `serve`). Every test gets its own API key, i.e. its own project, so
+Servers are started once per session and only when a test asks for one: `server` with runs that
+expire after 600 s, once on the embedded engine and once on a DynamoDB endpoint (moto's server
+mode on 127.0.0.1: the deployed store path), so every test that uses it runs on both; and
+`short_expiry_server` (embedded) with runs that expire after 3 s (a module may start its own
+with `serve`). Every test gets its own API key, i.e. its own project, so
 tests never see each other's objects. Every response is checked against OpenAI's OpenAPI
 document on the wire (see wire.py) before the SDK parses it.
 """
@@ -17,27 +19,41 @@ import openai
 import pytest
 
 from tests.e2e.wire import check_response
-from tests.support.live_server import LiveServer, start_server
+from tests.support.live_server import LiveServer, dynamodb_env, start_server
+from tests.support.moto_server import moto_endpoint
 
 SHORT_EXPIRY_SECONDS = 3
 
 
-def serve(expires_after: int, sweep_interval: int = 1) -> Iterator[LiveServer]:
+def serve(
+    expires_after: int, sweep_interval: int = 1, store_env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
     """A local server on the echo model whose runs expire `expires_after` s after creation."""
     env = {
         "MODEL_PROVIDER": "echo",
         "MODEL_MAP": "",
         "RUN_EXPIRES_AFTER_SECONDS": str(expires_after),
         "SWEEP_INTERVAL_SECONDS": str(sweep_interval),
+        **(store_env or {}),
     }
     with start_server(env) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[LiveServer]:
-    """The local server with the normal run expiry (600 s)."""
-    yield from serve(600)
+def dynamodb_endpoint() -> Iterator[str]:
+    with moto_endpoint() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session", params=["embedded", "dynamodb"])
+def server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """The local server with the normal run expiry (600 s), on each store path."""
+    if request.param == "dynamodb":
+        endpoint = request.getfixturevalue("dynamodb_endpoint")
+        yield from serve(600, store_env=dynamodb_env(endpoint))
+    else:
+        yield from serve(600)
 
 
 @pytest.fixture(scope="session")

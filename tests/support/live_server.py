@@ -3,15 +3,18 @@
     with start_server() as server:
         requests.get(server.base_url + "/assistants", headers=...)
 
-The server gets STAGE=local, its own in-process DynamoDB (moto: no AWS variables and no
-TABLE_NAME are passed on, so it can never reach a real table), a sweeper every second and a
-50 ms poll hint. Its output goes to a temporary log file, readable with `.log()` until `.stop()`
+The server gets STAGE=local, the embedded engine on a data directory of its own (removed when
+it stops; no AWS variables and no TABLE_NAME are passed on, so it can never reach a real table),
+a sweeper every second and a 50 ms poll hint. `dynamodb_env` instead points it at a DynamoDB
+endpoint on 127.0.0.1 (moto's server mode, tests/support/moto_server.py).
+Its output goes to a temporary log file, readable with `.log()` until `.stop()`
 removes it (`start_server(keep_log=True)` keeps it, e.g. to read after a failure).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,6 +22,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from types import TracebackType
 
@@ -37,12 +41,18 @@ class LiveServer:
     """A running local server; stop it with `.stop()` or by leaving a `with` block."""
 
     def __init__(
-        self, process: subprocess.Popen[bytes], port: int, log_path: Path, keep_log: bool = False
+        self,
+        process: subprocess.Popen[bytes],
+        port: int,
+        log_path: Path,
+        keep_log: bool = False,
+        data_dir: Path | None = None,
     ) -> None:
         self.process = process
         self.port = port
         self.log_path = log_path
         self.keep_log = keep_log
+        self.data_dir = data_dir  # removed on stop when the server made it
 
     @property
     def base_url(self) -> str:
@@ -68,6 +78,8 @@ class LiveServer:
                 self.process.wait(timeout=10)
         if not self.keep_log:
             self.log_path.unlink(missing_ok=True)
+        if self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def __enter__(self) -> LiveServer:
         return self
@@ -116,21 +128,45 @@ def server_env(port: int, extra_env: dict[str, str] | None = None) -> dict[str, 
     return env
 
 
-def start_server(extra_env: dict[str, str] | None = None, keep_log: bool = False) -> LiveServer:
-    """Start the local server and wait (at most 30 s) until it answers."""
+def dynamodb_env(endpoint: str) -> dict[str, str]:
+    """What points a server at the DynamoDB endpoint `endpoint`, on a table of its own."""
+    return {
+        "STORE_ENGINE": "dynamodb",
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "TABLE_NAME": f"e2e-{uuid.uuid4().hex[:12]}",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def start_server(
+    extra_env: dict[str, str] | None = None,
+    keep_log: bool = False,
+    args: tuple[str, ...] = (),
+) -> LiveServer:
+    """Start the local server and wait (at most 30 s) until it answers.
+
+    Unless `extra_env` names a DATA_DIR, the server gets a new one, removed when it stops.
+    """
+    extra_env = dict(extra_env or {})
+    made_dir = None
+    if "DATA_DIR" not in extra_env:
+        made_dir = Path(tempfile.mkdtemp(prefix="assistants-data-"))
+        extra_env["DATA_DIR"] = str(made_dir)
     port = free_port()
     handle, name = tempfile.mkstemp(prefix=f"assistants-server-{port}-", suffix=".log")
     log_path = Path(name)
     with os.fdopen(handle, "wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.local.server"],
+            [sys.executable, "-m", "chalicelib.local.server", *args],
             cwd=ROOT,
             env=server_env(port, extra_env),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    server = LiveServer(process, port, log_path, keep_log)
+    server = LiveServer(process, port, log_path, keep_log, made_dir)
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while not _answers(port):
         if process.poll() is not None:
