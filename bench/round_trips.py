@@ -29,8 +29,8 @@ from chalicelib.domain.clock import SystemClock
 from chalicelib.models.echo import EchoProvider
 from chalicelib.services.context import Services
 from chalicelib.services.jobs import handle_job
+from chalicelib.store.dynamodb import DynamoDBEngine
 from chalicelib.store.store import Store
-from chalicelib.store.table import create_table
 from chalicelib.wiring import set_services
 
 HEADERS = {
@@ -59,11 +59,12 @@ def main() -> None:
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
         sqs = boto3.client("sqs")
-        create_table(dynamodb, "bench")
+        engine = DynamoDBEngine(dynamodb, "bench")
+        engine.create_schema()
         queue_url = sqs.create_queue(QueueName="bench-jobs")["QueueUrl"]
         svc = Services(
             settings=Settings(table_name="bench", run_queue_url=queue_url),
-            store=Store(dynamodb, "bench"),
+            store=Store(engine),
             clock=SystemClock(),
             dispatcher=SqsDispatcher(queue_url, sqs),
             provider=EchoProvider(),

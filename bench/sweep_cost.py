@@ -1,8 +1,10 @@
 """What one sweep costs as the table grows: items read and wall time, 100 stale runs each time.
 
 Run: .venv/bin/python bench/sweep_cost.py [--sizes 1000,10000] [--read-sizes 1000,10000,50000]
+     [--embedded-sizes 500,10000,50000]
 
-Two tables. First, whole sweeps (find + expire) on moto. Second, the sweep's discovery alone
+Three tables. First, whole sweeps (find + expire) on the embedded engine (SQLite), including an
+idle sweep (nothing stale). Then whole sweeps on moto. Third, the sweep's discovery alone
 (its index queries, page by page as `sweep` makes them) on dynalite, an independent DynamoDB
 with a real sorted index, at sizes moto cannot hold: moto deep-copies the whole table for every
 transaction and ran out of 24 GB at 50,000 runs.
@@ -38,8 +40,9 @@ from chalicelib.models.echo import EchoProvider
 from chalicelib.services.context import Services
 from chalicelib.services.sweeper import expire_stale_runs
 from chalicelib.store import keys
+from chalicelib.store.dynamodb import DynamoDBEngine
+from chalicelib.store.sqlite import SqliteEngine
 from chalicelib.store.store import Store
-from chalicelib.store.table import create_table, serialize
 
 NOW = 1_800_000_000
 PROJECT = "bench"
@@ -63,33 +66,26 @@ def run_items(status: str, expires_at: int, shards: int) -> list[dict[str, Any]]
     if status in ("queued", "in_progress", "requires_action", "cancelling"):
         run.update(keys.active_index_keys(run_id, expires_at, shards))
         thread["active_run_id"] = run_id
-    return [serialize(run), serialize(thread)]
-
-
-def fill(client: Any, table: str, items: list[dict[str, Any]]) -> None:
-    for start in range(0, len(items), 25):
-        batch = [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
-        pending: dict[str, Any] = {table: batch}
-        while pending:
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+    return [run, thread]
 
 
 def measure(non_stale: int, stale: int) -> tuple[int, int, int, float]:
     with mock_aws():
         client = boto3.client("dynamodb")
         table = f"sweep-{non_stale}"
-        create_table(client, table)
+        engine = DynamoDBEngine(client, table)
+        engine.create_schema()
         settings = Settings(
             table_name=table, queued_resend_after_seconds=10**9, sweep_time_budget_seconds=10**6
         )
         svc = Services(
             settings=settings,
-            store=Store(client, table, settings.active_index_shards),
+            store=Store(engine, settings.active_index_shards),
             clock=ManualClock(NOW),
             dispatcher=RecordingDispatcher(),
             provider=EchoProvider(),
         )
-        fill(client, table, table_items(non_stale, stale, settings.active_index_shards))
+        engine.put_many(table_items(non_stale, stale, settings.active_index_shards))
         scanned = [0]
         query_seconds = [0.0]
         began = [0.0]
@@ -121,6 +117,34 @@ def table_items(non_stale: int, stale: int, shards: int) -> list[dict[str, Any]]
     return items
 
 
+def sweep_embedded(non_stale: int, stale: int) -> tuple[float, int, float]:
+    """Whole sweeps on the embedded engine: (idle sweep s, expired, sweep s)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        engine = SqliteEngine(Path(directory) / "sweep.sqlite3")
+        engine.create_schema()
+        settings = Settings(queued_resend_after_seconds=10**9, sweep_time_budget_seconds=10**6)
+        clock = ManualClock(NOW - 10_000)  # first a tick when nothing is stale yet
+        svc = Services(
+            settings=settings,
+            store=Store(engine, settings.active_index_shards),
+            clock=clock,
+            dispatcher=RecordingDispatcher(),
+            provider=EchoProvider(),
+        )
+        engine.put_many(table_items(non_stale, stale, settings.active_index_shards))
+        started = time.perf_counter()
+        expire_stale_runs(svc)
+        idle = time.perf_counter() - started
+        clock.set(NOW)
+        started = time.perf_counter()
+        report = expire_stale_runs(svc)
+        elapsed = time.perf_counter() - started
+        engine.close()
+        return idle, report.expired, elapsed
+
+
 def discover_on_dynalite(non_stale: int, stale: int) -> tuple[int, int, float]:
     """The sweep's index reads alone, on dynalite: (items read, stale found, seconds)."""
     from tests.support.dynalite import dynalite_client, start_dynalite
@@ -129,23 +153,17 @@ def discover_on_dynalite(non_stale: int, stale: int) -> tuple[int, int, float]:
     try:
         client = dynalite_client(server.endpoint_url, timeout=60)
         table = f"sweep-{non_stale}"
-        create_table(client, table)
-        store = Store(client, table, Settings().active_index_shards)
-        fill(client, table, table_items(non_stale, stale, store.shards))
+        engine = DynamoDBEngine(client, table)
+        engine.create_schema()
+        store = Store(engine, Settings().active_index_shards)
+        engine.put_many(table_items(non_stale, stale, store.shards))
         scanned = [0]
         client.meta.events.register(
             "after-call.dynamodb.Query",
             lambda parsed, **_: scanned.__setitem__(0, scanned[0] + parsed.get("ScannedCount", 0)),
         )
-        found = 0
         started = time.perf_counter()
-        for shard in range(store.shards):
-            start = None
-            while True:
-                entries, start = store.runs_past_deadline(shard, NOW, 100, start)
-                found += len(entries)
-                if not start:
-                    break
+        found = sum(1 for _ in store.runs_past_deadline(NOW))
         return scanned[0], found, time.perf_counter() - started
     finally:
         server.stop()
@@ -155,9 +173,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--read-sizes", default="1000,10000,50000")
+    parser.add_argument("--embedded-sizes", default="500,10000,50000")
     parser.add_argument("--stale", type=int, default=100)
     args = parser.parse_args()
-    print("Whole sweeps (find and expire), moto:")
+    print("Whole sweeps (find and expire), embedded engine:")
+    header = ("non-stale runs", "stale", "idle sweep s", "expired", "sweep s")
+    print("  ".join(f"{h:>14}" for h in header))
+    for size in (int(s) for s in args.embedded_sizes.split(",") if s):
+        idle, expired, elapsed = sweep_embedded(size, args.stale)
+        row = (size, args.stale, f"{idle:.4f}", expired, f"{elapsed:.3f}")
+        print("  ".join(f"{v:>14}" for v in row), flush=True)
+    print("\nWhole sweeps (find and expire), moto:")
     header = ("non-stale runs", "stale", "items read", "expired", "index s", "sweep s")
     print("  ".join(f"{h:>14}" for h in header))
     for size in (int(s) for s in args.sizes.split(",")):
