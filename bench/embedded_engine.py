@@ -17,6 +17,7 @@ whole in-process API retrieve (chalice's test client on the app). Then it runs N
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import threading
@@ -184,6 +185,14 @@ def in_process_reads(
             "SELECT data FROM items WHERE pk = ? AND sk = ?", (pk, sk)
         ).fetchone(),
     )
+    decoded = timed(
+        samples,
+        lambda: json.loads(
+            connection.execute(
+                "SELECT data FROM items WHERE pk = ? AND sk = ?", (pk, sk)
+            ).fetchone()[0]
+        ),
+    )
     store = timed(samples, lambda: svc.store.get_run(project, thread_id, run_id))
     headers = {"Authorization": f"Bearer {key}", "OpenAI-Beta": "assistants=v2"}
     path = f"/v1/threads/{thread_id}/runs/{run_id}"
@@ -192,7 +201,12 @@ def in_process_reads(
         assert client.http.get(path, headers=headers).status_code == 200
         api = timed(samples, lambda: client.http.get(path, headers=headers))
     set_services(None)
-    return {"raw engine read": raw, "store get_run": store, "in-process API retrieve": api}
+    return {
+        "raw engine read": raw,
+        "raw read + JSON decode": decoded,
+        "store get_run": store,
+        "in-process API retrieve": api,
+    }
 
 
 def soak(server: LiveServer, clients: int, seconds: float) -> dict[str, Any]:
@@ -282,7 +296,7 @@ def main() -> None:
         last = results[levels[-1]]
         if "raw engine read" in last:
             raw = statistics.median(last["raw engine read"])
-            for name in ("store get_run", "in-process API retrieve"):
+            for name in ("raw read + JSON decode", "store get_run", "in-process API retrieve"):
                 print(
                     f"{name} p50 / raw engine read p50: {statistics.median(last[name]) / raw:.2f}x"
                 )

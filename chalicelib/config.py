@@ -48,6 +48,10 @@ class Settings:
     openai_base_url: str | None = None
     openai_api_key: str | None = None
     bedrock_region: str | None = None
+    # An executing run's lease: renewed while the model works; once it lapses the sweeper
+    # re-queues the run, up to run_max_attempts claims in all, then ends it failed.
+    run_lease_seconds: int = 60
+    run_max_attempts: int = 3
     # The sweeper.
     queued_resend_after_seconds: int = 60
     cancelling_finalise_after_seconds: int = 30
@@ -83,6 +87,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         openai_base_url=env.get("OPENAI_COMPAT_BASE_URL") or None,
         openai_api_key=env.get("OPENAI_COMPAT_API_KEY") or None,
         bedrock_region=env.get("BEDROCK_REGION") or None,
+        run_lease_seconds=_int(env, "RUN_LEASE_SECONDS", 60),
+        run_max_attempts=_int(env, "RUN_MAX_ATTEMPTS", 3),
         queued_resend_after_seconds=_int(env, "QUEUED_RESEND_AFTER_SECONDS", 60),
         cancelling_finalise_after_seconds=_int(env, "CANCELLING_FINALISE_AFTER_SECONDS", 30),
         sweep_max_runs=_int(env, "SWEEP_MAX_RUNS", 1000),

@@ -254,7 +254,7 @@ def test_cancel_while_in_progress_is_cancelling_until_the_executor_lets_go(
     run = create_run(api, thread, assistant)
     project = svc.dispatcher.jobs[0]["project"]  # type: ignore[attr-defined]
     claimed = svc.store.change_run(
-        project, thread["id"], run["id"], transitions.claim(svc.clock.now(), None), base=run
+        project, thread["id"], run["id"], transitions.claim(svc.clock.now(), 60), base=run
     )
     assert claimed is not None and claimed["status"] == "in_progress"
     cancelling = api.ok("POST", f"/v1/threads/{thread['id']}/runs/{run['id']}/cancel")

@@ -411,7 +411,7 @@ def test_change_run_claims_a_queued_run_once(store: Store) -> None:
     run = run_record(new_id("thread"))
     put_run(store, run)
     claimed = store.change_run(
-        PROJECT, run["thread_id"], run["id"], transitions.claim(NOW + 5, None), base=run
+        PROJECT, run["thread_id"], run["id"], transitions.claim(NOW + 5, 60), base=run
     )
     assert claimed is not None
     assert claimed["status"] == lifecycle.IN_PROGRESS and claimed["started_at"] == NOW + 5
@@ -419,9 +419,12 @@ def test_change_run_claims_a_queued_run_once(store: Store) -> None:
     item = raw_item(store, *run_key(run))
     assert item is not None
     assert item["gsi1sk"] == f"{run['expires_at']:012d}#{run['id']}", "still active"
-    assert "gsi2pk" not in item and "gsi2sk" not in item, "in_progress leaves the pending index"
+    # In the pending index's lease partition now, by when the worker's lease lapses.
+    assert item["gsi2pk"] == f"LEASE#{keys.shard_of(run['id'], 4)}"
+    assert item["gsi2sk"] == f"{NOW + 5 + 60:012d}#{run['id']}"
+    assert (item["attempt"], item["lease_until"]) == (1, NOW + 5 + 60)
 
-    again = transitions.claim(NOW + 6, None)
+    again = transitions.claim(NOW + 6, 60)
     assert store.change_run(PROJECT, run["thread_id"], run["id"], again, base=run) is None
     assert store.get_run(PROJECT, run["thread_id"], run["id"]) == claimed, "the loser wrote"
 
@@ -430,7 +433,7 @@ def test_change_run_can_return_the_run_as_it_was(store: Store) -> None:
     run = run_record(new_id("thread"))
     put_run(store, run)
     thread_id = run["thread_id"]
-    store.change_run(PROJECT, thread_id, run["id"], transitions.claim(NOW + 1), base=run)
+    store.change_run(PROJECT, thread_id, run["id"], transitions.claim(NOW + 1, 60), base=run)
     old = store.change_run(
         PROJECT, thread_id, run["id"], transitions.request_cancel(NOW + 9), base={}, returns="old"
     )
@@ -445,10 +448,10 @@ def test_change_run_can_return_the_run_as_it_was(store: Store) -> None:
 def test_change_run_checks_the_deadline(store: Store) -> None:
     run = run_record(new_id("thread"))
     put_run(store, run)
-    late = transitions.claim(run["expires_at"], None)
+    late = transitions.claim(run["expires_at"], 60)
     assert store.change_run(PROJECT, run["thread_id"], run["id"], late, base=run) is None
     assert store.get_run(PROJECT, run["thread_id"], run["id"]) == stored(run)
-    in_time = transitions.claim(run["expires_at"] - 1, None)
+    in_time = transitions.claim(run["expires_at"] - 1, 60)
     assert store.change_run(PROJECT, run["thread_id"], run["id"], in_time, base=run) is not None
     not_yet = RunChange(
         lifecycle.ACTIVE, {"metadata": {"x": "y"}}, run["expires_at"] - 1, deadline="passed"
@@ -458,7 +461,7 @@ def test_change_run_checks_the_deadline(store: Store) -> None:
 
 def test_change_run_on_a_missing_run_creates_nothing(store: Store) -> None:
     thread_id, run_id = new_id("thread"), new_id("run")
-    claim = transitions.claim(NOW)
+    claim = transitions.claim(NOW, 60)
     assert store.change_run(PROJECT, thread_id, run_id, claim, base={}) is None
     assert store.get_run(PROJECT, thread_id, run_id) is None
 
@@ -479,7 +482,7 @@ def test_runs_past_deadline(engine: Engine) -> None:
     done = {**run_record(new_id("thread"), created_at=NOW), "status": lifecycle.COMPLETED}
     put(store, *run_key(done), done)
     # A claimed run is still active: it stays in the active index.
-    claim = transitions.claim(NOW)
+    claim = transitions.claim(NOW, 60)
     assert store.change_run(PROJECT, runs[1]["thread_id"], runs[1]["id"], claim, runs[1])
 
     due = sorted(
@@ -510,7 +513,7 @@ def test_runs_pending_since(engine: Engine) -> None:
     # Claimed: leaves the pending index. Then cancelling: back in it, since the cancel.
     claimed, cancelled = runs[1], runs[2]
     for run in (claimed, cancelled):
-        store.change_run(PROJECT, run["thread_id"], run["id"], transitions.claim(NOW), run)
+        store.change_run(PROJECT, run["thread_id"], run["id"], transitions.claim(NOW, 60), run)
     cancel = transitions.request_cancel(NOW + 45)
     assert store.change_run(PROJECT, cancelled["thread_id"], cancelled["id"], cancel, {})
 
@@ -776,7 +779,7 @@ def claimed_run(store: Store) -> Record:
     run = run_record(thread["id"])
     store.create_run(PROJECT, run, [], None)
     claimed = store.change_run(
-        PROJECT, thread["id"], run["id"], transitions.claim(NOW + 1), base=run
+        PROJECT, thread["id"], run["id"], transitions.claim(NOW + 1, 60), base=run
     )
     assert claimed is not None
     return claimed

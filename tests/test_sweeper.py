@@ -42,7 +42,7 @@ def make_run(api: Api, svc: Services, status: str) -> dict[str, Any]:
 
         advance_run(svc, project, thread["id"], run["id"])
     else:
-        claim = transitions.claim(svc.clock.now(), None)
+        claim = transitions.claim(svc.clock.now(), 60)
         svc.store.change_run(project, thread["id"], run["id"], claim, base=run)
         if status == "cancelling":
             runs.cancel_run(svc, project, thread["id"], run["id"])

@@ -18,13 +18,24 @@ ACTIVE: Final = (QUEUED, IN_PROGRESS, REQUIRES_ACTION, CANCELLING)
 TERMINAL: Final = (CANCELLED, FAILED, COMPLETED, INCOMPLETE, EXPIRED)
 CANCELLABLE: Final = (QUEUED, IN_PROGRESS, REQUIRES_ACTION)
 
-# Legal transitions; every store write of a run status is conditioned on the source statuses.
+# The one definition of what may follow what. Every status change is a RunChange, which refuses
+# (at construction) a source that may not move to its target, and the store conditions each
+# write on those sources: the API, the executor and the sweeper all go through it.
 TRANSITIONS: Final[dict[str, tuple[str, ...]]] = {
-    QUEUED: (IN_PROGRESS, CANCELLING, CANCELLED, EXPIRED),
-    IN_PROGRESS: (REQUIRES_ACTION, COMPLETED, FAILED, INCOMPLETE, CANCELLING, CANCELLED, EXPIRED),
+    # queued -> queued: the sweeper re-sends a run whose job was lost.
+    QUEUED: (QUEUED, IN_PROGRESS, CANCELLING, CANCELLED, EXPIRED),
+    # in_progress -> queued: the sweeper re-queues a run whose worker stopped (its lease lapsed).
+    IN_PROGRESS: (QUEUED, REQUIRES_ACTION, COMPLETED, FAILED, INCOMPLETE, CANCELLING, EXPIRED),
     REQUIRES_ACTION: (QUEUED, CANCELLING, CANCELLED, EXPIRED),
     CANCELLING: (CANCELLED, EXPIRED),
 }
+
+
+def check_transition(sources: tuple[str, ...], target: str) -> None:
+    """Refuse a change whose sources include one that may not move to `target`."""
+    illegal = [s for s in sources if target not in TRANSITIONS.get(s, ())]
+    if illegal:
+        raise ValueError(f"illegal run transition: {', '.join(illegal)} -> {target}")
 
 
 def sources_of(target: str) -> tuple[str, ...]:

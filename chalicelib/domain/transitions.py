@@ -20,6 +20,13 @@ class IfMissing:
     value: Any
 
 
+@dataclass(frozen=True)
+class Increment:
+    """A number increased where it is stored (e.g. a run's `attempt`), starting from 0."""
+
+    by: int = 1
+
+
 @dataclass
 class RunChange:
     """One conditional change of a run, with what goes with it in the same transaction."""
@@ -31,6 +38,16 @@ class RunChange:
     deadline: str | None = None
     step_updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     new_items: list[Record] = field(default_factory=list)
+    # Fencing: the change applies only while the run is in this attempt (the claim that made
+    # it), so a late or duplicate worker can never overwrite a newer attempt.
+    attempt: int | None = None
+    # The run's lease must have lapsed (`lease_until` <= now): recovery of a stopped worker.
+    lease_lapsed: bool = False
+
+    def __post_init__(self) -> None:
+        status = self.changes.get("status")
+        if status is not None:
+            lifecycle.check_transition(self.sources, status)
 
 
 _TIMESTAMP_OF = {
@@ -101,12 +118,50 @@ def request_cancel(now: int) -> RunChange:
     return RunChange(lifecycle.CANCELLABLE, {"status": lifecycle.CANCELLING}, now, deadline="open")
 
 
-def claim(now: int, started_at: int | None = None) -> RunChange:
+def claim(now: int, lease_seconds: int) -> RunChange:
     """A worker takes a queued run: only one claim of a delivery can succeed.
 
-    `started_at` is kept from the first turn when a run comes back after tool outputs (the
-    store writes it only where it is missing, so the worker need not read the run first).
+    The claim opens a new attempt and a lease on it; `started_at` is kept from the first turn
+    when a run comes back after tool outputs (written only where it is missing, so the worker
+    need not read the run first).
     """
-    start = started_at if started_at is not None else IfMissing(now)
-    changes: dict[str, Any] = {"status": lifecycle.IN_PROGRESS, "started_at": start}
+    changes: dict[str, Any] = {
+        "status": lifecycle.IN_PROGRESS,
+        "started_at": IfMissing(now),
+        "attempt": Increment(),
+        "lease_until": now + lease_seconds,
+    }
     return RunChange((lifecycle.QUEUED,), changes, now, deadline="open")
+
+
+def renew_lease(now: int, lease_seconds: int, attempt: int) -> RunChange:
+    """The executing worker is alive: its attempt's lease runs `lease_seconds` from now."""
+    changes = {"lease_until": now + lease_seconds}
+    return RunChange((lifecycle.IN_PROGRESS,), changes, now, attempt=attempt)
+
+
+def requeue_stopped(run: Record, now: int) -> RunChange:
+    """A run whose worker stopped (its lease lapsed) goes back to the queue for another attempt."""
+    changes = {"status": lifecycle.QUEUED, "lease_until": None}
+    return RunChange(
+        (lifecycle.IN_PROGRESS,),
+        changes,
+        now,
+        deadline="open",
+        attempt=run.get("attempt"),
+        lease_lapsed=True,
+    )
+
+
+def fail_stopped(run: Record, now: int, attempts: int) -> RunChange:
+    """A run whose worker stopped on every attempt ends `failed`."""
+    error = {
+        "code": "server_error",
+        "message": f"The run's execution stopped: its worker did not finish, {attempts} times.",
+    }
+    change = end_run(
+        run, lifecycle.FAILED, now, sources=(lifecycle.IN_PROGRESS,), extra={"last_error": error}
+    )
+    change.attempt = run.get("attempt")
+    change.lease_lapsed = True
+    return change

@@ -9,10 +9,12 @@ expired, the expiry stands.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..domain import lifecycle, transitions
+from ..domain.errors import ItemTooLarge
 from ..domain.objects import Record, message_text, new_assistant_message, new_step, to_wire, usage
 from ..domain.transitions import RunChange
 from ..models.base import ChatMessage, ModelRequest, ModelResponse, ProviderError, ToolCall
@@ -37,7 +39,7 @@ def advance_run(
 ) -> Record | None:
     """Take one turn of a queued run; the run as it ends up (None if it is gone)."""
     sink = sink or NullSink()
-    claim = transitions.claim(svc.clock.now())
+    claim = transitions.claim(svc.clock.now(), svc.settings.run_lease_seconds)
     claimed = svc.store.change_run(project, thread_id, run_id, claim, base={})
     if claimed is None:
         # Not queued (a duplicate delivery, or cancelled before we got to it), or past its
@@ -48,19 +50,83 @@ def advance_run(
             sink.emit(f"thread.run.{run['status']}", to_wire(run))
         return run
     sink.emit("thread.run.in_progress", to_wire(claimed))
-    try:
-        outcome = take_turn(svc, project, claimed)
-    except ProviderError as error:
-        outcome = _failed(claimed, svc.clock.now(), error.code, str(error))
-    except Exception:
-        log.exception("run %s failed while executing", run_id)
-        outcome = _failed(claimed, svc.clock.now(), "server_error", "The server had an error.")
-    written = svc.store.change_run(project, thread_id, run_id, outcome.change, base=claimed)
+    with LeaseKeeper(svc, project, claimed):
+        try:
+            outcome = take_turn(svc, project, claimed)
+        except ProviderError as error:
+            outcome = _failed(claimed, svc.clock.now(), error.code, str(error))
+        except Exception:
+            log.exception("run %s failed while executing", run_id)
+            outcome = _failed(claimed, svc.clock.now(), "server_error", "The server had an error.")
+    written, outcome = _write_outcome(svc, project, claimed, outcome)
     if written is None:
         return _lost_outcome(svc, project, thread_id, run_id, sink)
     for event, record in outcome.events:
         sink.emit(event, to_wire(record))
     return written
+
+
+class LeaseKeeper:
+    """Renews the claimed attempt's lease every third of its length while the turn runs.
+
+    If the worker dies (a crash, a Lambda timeout, a restart), renewals stop, the lease lapses
+    and the sweeper recovers the run. A renewal that finds the run moved on (cancelling,
+    expired, or re-queued after this worker was presumed dead) stops renewing: this attempt's
+    outcome is fenced off anyway.
+    """
+
+    def __init__(self, svc: Services, project: str, run: Record) -> None:
+        self.svc = svc
+        self.project = project
+        self.run = run
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name="lease", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _renew(self) -> None:
+        lease = self.svc.settings.run_lease_seconds
+        run = self.run
+        while not self._stop.wait(max(lease / 3, 0.2)):
+            change = transitions.renew_lease(self.svc.clock.now(), lease, run["attempt"])
+            try:
+                renewed = self.svc.store.change_run(
+                    self.project, run["thread_id"], run["id"], change, base=run
+                )
+            except Exception:
+                log.exception("renewing the lease of run %s failed", run["id"])
+                continue
+            if renewed is None:
+                return
+
+
+def _write_outcome(
+    svc: Services, project: str, run: Record, outcome: Outcome
+) -> tuple[Record | None, Outcome]:
+    """Write the turn's outcome, fenced on the attempt; if it cannot be written, end the run
+    failed saying why (an output too large to store, say), so it never waits for expiry."""
+    outcome.change.attempt = run["attempt"]
+    try:
+        written = svc.store.change_run(
+            project, run["thread_id"], run["id"], outcome.change, base=run
+        )
+        return written, outcome
+    except ItemTooLarge as error:
+        reason = f"The run's output could not be stored: {error.message}"
+    except Exception:
+        log.exception("the outcome of run %s could not be written", run["id"])
+        reason = "The run's output could not be stored."
+    failed = _failed(run, svc.clock.now(), "server_error", reason)
+    failed.change.attempt = run["attempt"]
+    return svc.store.change_run(
+        project, run["thread_id"], run["id"], failed.change, base=run
+    ), failed
 
 
 def _lost_outcome(

@@ -31,6 +31,8 @@ class SweepReport:
     expired: int = 0
     finalised: int = 0
     resent: int = 0
+    recovered: int = 0  # runs whose worker stopped, re-queued for another attempt
+    stopped: int = 0  # runs whose worker stopped on every attempt, ended failed
     errors: int = 0
     removed: int = 0  # items past their retention TTL (embedded engine; DynamoDB does its own)
     budget_exhausted: bool = False
@@ -66,6 +68,8 @@ def expire_stale_runs(svc: Services) -> SweepReport:
     for entry in budget.take(svc.store.runs_past_deadline(now)):
         report.expired += _safely(report, entry, lambda e: _expire(svc, e, now))
     _sweep_pending(svc, now, budget)
+    for entry in budget.take(svc.store.runs_with_lapsed_lease(now)):
+        _safely(report, entry, lambda e: _recover(svc, e, now, report))
     report.removed = svc.store.remove_expired_items(now)
     report.duration_ms = int((time.monotonic() - started) * 1000)
     log.info(json.dumps({"event": "sweep", **asdict(report)}))
@@ -117,6 +121,34 @@ def _sweep_pending(svc: Services, now: int, budget: _Budget) -> None:
             report.resent += _safely(report, entry, lambda e: _resend(svc, e, now))
         elif entry.status == lifecycle.CANCELLING and entry.since < finalise_before:
             report.finalised += _safely(report, entry, lambda e: _finalise_cancel(svc, e))
+
+
+def _recover(svc: Services, entry: IndexEntry, now: int, report: SweepReport) -> int:
+    """An executing run whose lease lapsed: its worker stopped (a crash, a timeout, a restart).
+
+    It goes back to the queue for another attempt, or, after `run_max_attempts` claims, ends
+    failed. Both writes are fenced on the attempt and the lapsed lease, so a worker that was only
+    slow and renews meanwhile keeps its run.
+    """
+    run = svc.store.get_run(entry.project, entry.thread_id, entry.run_id)
+    if run is None or run["status"] != lifecycle.IN_PROGRESS or run.get("lease_until", 0) > now:
+        return 0
+    attempts = int(run.get("attempt", 0))
+    give_up = attempts >= svc.settings.run_max_attempts
+    if give_up:
+        change = transitions.fail_stopped(run, now, attempts)
+    else:
+        change = transitions.requeue_stopped(run, now)
+    if svc.store.change_run(entry.project, entry.thread_id, entry.run_id, change, base=run) is None:
+        return 0
+    if give_up:
+        report.stopped += 1
+    else:
+        report.recovered += 1
+        svc.dispatcher.send(run_job(entry.project, entry.thread_id, entry.run_id))
+    event = "run_stopped" if give_up else "run_recovered"
+    log.info(json.dumps({"event": event, "run_id": entry.run_id, "attempt": attempts}))
+    return 1
 
 
 def _finalise_cancel(svc: Services, entry: IndexEntry) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..domain.transitions import IfMissing
+from ..domain.transitions import IfMissing, Increment
 from . import keys
 from .engine import (
     Above,
@@ -168,6 +168,9 @@ class _Expression:
                 removes.append(name)
             elif isinstance(value, IfMissing):
                 sets.append(f"{name} = if_not_exists({name}, {self.value(value.value)})")
+            elif isinstance(value, Increment):
+                zero, by = self.value(0), self.value(value.by)
+                sets.append(f"{name} = if_not_exists({name}, {zero}) + {by}")
             else:
                 sets.append(f"{name} = {self.value(value)}")
         parts = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from ..domain.transitions import IfMissing
+from ..domain.transitions import IfMissing, Increment
 
 Item = dict[str, Any]
 Returns = Literal["new", "old"]
@@ -116,7 +116,7 @@ class Put:
 
 @dataclass
 class Update:
-    """Set attributes (None removes one, IfMissing sets it only where absent)."""
+    """Set attributes (None removes one, IfMissing sets it only where absent, Increment adds)."""
 
     pk: str
     sk: str
@@ -142,6 +142,8 @@ def apply_changes(item: Item | None, changes: dict[str, Any], pk: str, sk: str) 
             new.pop(attr, None)
         elif isinstance(value, IfMissing):
             new.setdefault(attr, value.value)
+        elif isinstance(value, Increment):
+            new[attr] = new.get(attr, 0) + value.by
         else:
             new[attr] = value
     return new

@@ -55,11 +55,17 @@ ACTIVE_INDEX = "active"
 PENDING_INDEX = "pending"
 INDEX_KEY_ATTRS = {ACTIVE_INDEX: ("gsi1pk", "gsi1sk"), PENDING_INDEX: ("gsi2pk", "gsi2sk")}
 INDEX_ATTRS = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
-_INDEX_PARTITION = {ACTIVE_INDEX: "ACTIVE", PENDING_INDEX: "PENDING"}
+# An index partition kind: which index it lives in. The pending index has two kinds: runs waiting
+# for a worker or to let go (queued, cancelling: by when they began waiting), and executing runs
+# by when their worker's lease runs out (in_progress), so each sweep query reads only its own.
+ACTIVE = "ACTIVE"
+PENDING = "PENDING"
+LEASE = "LEASE"
+INDEX_OF = {ACTIVE: ACTIVE_INDEX, PENDING: PENDING_INDEX, LEASE: PENDING_INDEX}
 
 
-def index_partition(index: str, shard: int) -> str:
-    return f"{_INDEX_PARTITION[index]}#{shard}"
+def index_partition(kind: str, shard: int) -> str:
+    return f"{kind}#{shard}"
 
 
 def index_sort_key(at: int, run_id: str) -> str:
@@ -77,7 +83,7 @@ def shard_of(run_id: str, shards: int) -> int:
 def active_index_keys(run_id: str, expires_at: int, shards: int) -> dict[str, str]:
     """Sparse index `active`: only active runs carry these, sorted by deadline."""
     return {
-        "gsi1pk": index_partition(ACTIVE_INDEX, shard_of(run_id, shards)),
+        "gsi1pk": index_partition(ACTIVE, shard_of(run_id, shards)),
         "gsi1sk": index_sort_key(expires_at, run_id),
     }
 
@@ -85,6 +91,14 @@ def active_index_keys(run_id: str, expires_at: int, shards: int) -> dict[str, st
 def pending_index_keys(run_id: str, since: int, shards: int) -> dict[str, str]:
     """Sparse index `pending`: runs waiting for a worker (queued) or to let go (cancelling)."""
     return {
-        "gsi2pk": index_partition(PENDING_INDEX, shard_of(run_id, shards)),
+        "gsi2pk": index_partition(PENDING, shard_of(run_id, shards)),
         "gsi2sk": index_sort_key(since, run_id),
+    }
+
+
+def lease_index_keys(run_id: str, lease_until: int, shards: int) -> dict[str, str]:
+    """Sparse index `pending`, lease partitions: executing runs, by when their lease lapses."""
+    return {
+        "gsi2pk": index_partition(LEASE, shard_of(run_id, shards)),
+        "gsi2sk": index_sort_key(lease_until, run_id),
     }

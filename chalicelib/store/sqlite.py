@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..domain.transitions import IfMissing
+from ..domain.transitions import IfMissing, Increment
 from . import keys
 from .engine import (
     Check,
@@ -109,7 +109,8 @@ def _size(write: Write) -> int:
         return item_size(write.item)
     if isinstance(write, Update):
         changes = write.changes.items()
-        return item_size({k: v.value if isinstance(v, IfMissing) else v for k, v in changes})
+        plain = {k: v for k, v in changes if not isinstance(v, IfMissing | Increment)}
+        return item_size(plain)
     return 0
 
 

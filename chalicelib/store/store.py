@@ -343,15 +343,18 @@ class Store:
         """The change's attributes plus what follows from its status: index keys, retention.
 
         A terminal run leaves both sparse indexes; a queued or cancelling run enters the pending
-        index (since now); any other status leaves it.
+        index (since now); an executing run is there by its lease; any other status leaves it.
         """
         attributes = dict(change.changes)
         status = attributes.get("status")
+        lease_until = attributes.get("lease_until")
         if _is_terminal(change):
             attributes.update(dict.fromkeys(keys.INDEX_ATTRS))
             attributes.update(self._retention(change))
         elif status in (lifecycle.QUEUED, lifecycle.CANCELLING):
             attributes.update(keys.pending_index_keys(run_id, change.now, self.shards))
+        elif status in (None, lifecycle.IN_PROGRESS) and lease_until is not None:
+            attributes.update(keys.lease_index_keys(run_id, lease_until, self.shards))
         elif status is not None:
             attributes.update(dict.fromkeys(keys.INDEX_KEY_ATTRS[keys.PENDING_INDEX]))
         return attributes
@@ -367,6 +370,10 @@ class Store:
             parts.append(Above("expires_at", change.now))
         elif change.deadline == "passed":
             parts.append(AtMost("expires_at", change.now))
+        if change.attempt is not None:
+            parts.append(Equals("attempt", change.attempt))
+        if change.lease_lapsed:
+            parts.append(AtMost("lease_until", change.now))
         return All(tuple(parts))
 
     def _outcome_writes(self, pk: str, run_id: str, change: RunChange) -> list[Write]:
@@ -399,14 +406,15 @@ class Store:
 
     # -- the sparse indexes (the sweeper's view) ----------------------------------------------
 
-    def _index_entries(self, index: str, below: str, page_size: int) -> Iterator[IndexEntry]:
-        """Every entry of `index` with sort key < `below`, shard by shard, a page at a time."""
+    def _index_entries(self, kind: str, below: str, page_size: int) -> Iterator[IndexEntry]:
+        """Every entry of an index partition kind with sort key < `below`, shard by shard."""
+        index = keys.INDEX_OF[kind]
         time_attr = keys.INDEX_KEY_ATTRS[index][1]
         for shard in range(self.shards):
             start = None
             while True:
                 page = self.engine.query_index(
-                    index, keys.index_partition(index, shard), below, page_size, start
+                    index, keys.index_partition(kind, shard), below, page_size, start
                 )
                 for item in page.items:
                     project, thread_id = keys.split_thread_pk(item["pk"])
@@ -426,13 +434,17 @@ class Store:
 
     def runs_past_deadline(self, now: int, page_size: int = _INDEX_PAGE) -> Iterator[IndexEntry]:
         """Active runs whose `expires_at` <= now, oldest deadline first within each shard."""
-        below = keys.index_sort_key(now + 1, "")
-        return self._index_entries(keys.ACTIVE_INDEX, below, page_size)
+        return self._index_entries(keys.ACTIVE, keys.index_sort_key(now + 1, ""), page_size)
 
     def runs_pending_since(self, before: int, page_size: int = _INDEX_PAGE) -> Iterator[IndexEntry]:
         """Queued or cancelling runs that entered that status before `before`."""
-        below = keys.index_sort_key(before, "")
-        return self._index_entries(keys.PENDING_INDEX, below, page_size)
+        return self._index_entries(keys.PENDING, keys.index_sort_key(before, ""), page_size)
+
+    def runs_with_lapsed_lease(
+        self, now: int, page_size: int = _INDEX_PAGE
+    ) -> Iterator[IndexEntry]:
+        """Executing runs whose worker's lease ran out (`lease_until` <= now)."""
+        return self._index_entries(keys.LEASE, keys.index_sort_key(now + 1, ""), page_size)
 
     def remove_expired_items(self, now: int, limit: int = 1000) -> int:
         """Delete items past their retention TTL where the engine does not do it itself."""

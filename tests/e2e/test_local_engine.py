@@ -201,7 +201,8 @@ def exchange(port: int, raw: bytes, timeout: float = 15) -> bytes:
 
 def request(method: str, path: str, body: bytes = b"", extra: str = "") -> bytes:
     headers = (
-        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk-http-test-key-0001\r\n"
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Authorization: Bearer sk-http-test-key-0001\r\n"
         f"OpenAI-Beta: assistants=v2\r\nContent-Type: application/json\r\n{extra}"
     )
     if body and "Transfer-Encoding" not in extra and "Content-Length" not in extra:
