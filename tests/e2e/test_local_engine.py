@@ -304,3 +304,47 @@ def test_a_slow_client_holds_up_only_itself(hardened: LiveServer) -> None:
             data += chunk
     ((status, _, body),) = responses(data)
     assert status == 408 and "headers were not received in time" in error_message(body)
+
+
+# -- a server killed mid-turn ------------------------------------------------------------------
+
+
+def test_a_run_whose_server_was_killed_mid_turn_completes_after_the_restart(
+    data_dir: Path,
+) -> None:
+    """kill -9 while the model is answering; after the restart the lease lapses, the sweeper
+    re-queues the run and it completes (the embedded engine kept the claim)."""
+    from tests.support.fake_chat import REPLY, fake_chat
+
+    key = new_key()
+    with fake_chat(hang_first=1) as model:
+        env = {
+            "DATA_DIR": str(data_dir),
+            "MODEL_PROVIDER": "openai",
+            "OPENAI_COMPAT_BASE_URL": model.base_url,
+            "RUN_LEASE_SECONDS": "2",
+        }
+        first = start_server(env)
+        try:
+            with make_client(first, key) as sdk:
+                assistant = sdk.beta.assistants.create(model="fake")
+                thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+                run = sdk.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+                assert model.started.wait(20), "the model was never called"
+                claimed = sdk.beta.threads.runs.retrieve(thread_id=thread.id, run_id=run.id)
+                assert claimed.status == "in_progress"
+            os.kill(first.process.pid, signal.SIGKILL)
+            first.process.wait(timeout=10)
+        finally:
+            first.stop()
+        with start_server(env) as second, make_client(second, key) as sdk:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                current = sdk.beta.threads.runs.retrieve(thread_id=thread.id, run_id=run.id)
+                if current.status in ("completed", "failed", "expired", "cancelled"):
+                    break
+                time.sleep(0.2)
+            assert current.status == "completed", current.last_error
+            reply = sdk.beta.threads.messages.list(thread_id=thread.id).data[0]
+            assert reply.content[0].text.value == REPLY  # type: ignore[union-attr]
+        assert model.calls == 2, "the turn was asked again once, after the restart"
