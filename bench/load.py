@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/load.py [--seconds 20] [--clients 8] [--poll-ms 25] [--shared-key]
 
 Starts `python -m chalicelib.local.server` on a free 127.0.0.1 port (tests/support/live_server.py:
-embedded DynamoDB, echo model, worker threads, sweeper every second). Each client is a thread with
+embedded engine, echo model, worker threads, sweeper every second). Each client is a thread with
 its own `openai.OpenAI(max_retries=0)`; by default each has its own API key, i.e. its own project
 (`--shared-key`: one key, one project for all). Until the time is up, each client loops:
 
