@@ -145,4 +145,6 @@ def other_api(client: Any) -> Api:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("STAGE", "local")
+    # Importing app.py with STAGE=local starts a local stage (threads, a data file) in the test
+    # process: tests build their own services instead, and live servers run in subprocesses.
+    os.environ.pop("STAGE", None)
