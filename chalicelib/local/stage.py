@@ -34,6 +34,23 @@ def _start_sweeper(interval: float) -> None:
     threading.Thread(target=tick, name="sweeper", daemon=True).start()
 
 
+def _resume_queued_runs() -> int:
+    """Queued runs whose jobs were in the last process's memory: send them again now rather
+    than after QUEUED_RESEND_AFTER_SECONDS (a duplicate delivery finds nothing to claim).
+    Runs that were executing come back when their lease lapses (the sweeper)."""
+    from ..dispatch.base import run_job
+    from ..domain import lifecycle
+    from ..wiring import get_services
+
+    svc = get_services()
+    resumed = 0
+    for entry in svc.store.runs_pending_since(svc.clock.now() + 1):
+        if entry.status == lifecycle.QUEUED:
+            svc.dispatcher.send(run_job(entry.project, entry.thread_id, entry.run_id))
+            resumed += 1
+    return resumed
+
+
 def _describe(settings: object) -> str:
     from ..config import Settings
     from ..wiring import DATABASE_FILE
@@ -64,4 +81,7 @@ def start_local_stage() -> None:
         http.install(svc.settings.max_body_bytes, svc.settings.local_read_timeout_seconds)
         _start_sweeper(float(os.environ.get("SWEEP_INTERVAL_SECONDS", "5")))
         print(_describe(svc.settings), file=sys.stderr, flush=True)
+        resumed = _resume_queued_runs()
+        if resumed:
+            print(f"Resumed {resumed} queued run(s) from before the restart", file=sys.stderr)
         _started = True

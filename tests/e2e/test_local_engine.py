@@ -348,3 +348,52 @@ def test_a_run_whose_server_was_killed_mid_turn_completes_after_the_restart(
             reply = sdk.beta.threads.messages.list(thread_id=thread.id).data[0]
             assert reply.content[0].text.value == REPLY  # type: ignore[union-attr]
         assert model.calls == 2, "the turn was asked again once, after the restart"
+
+
+def test_queued_runs_resume_at_once_after_a_restart(data_dir: Path) -> None:
+    """Four runs hold the four worker threads (their model hangs), a fifth waits queued; after
+    kill -9 and a restart all five complete: the queued one is re-sent at startup (not after
+    QUEUED_RESEND_AFTER_SECONDS, an hour here), the others when their leases lapse."""
+    from tests.support.fake_chat import fake_chat
+
+    key = new_key()
+    with fake_chat(hang_first=4) as model:
+        env = {
+            "DATA_DIR": str(data_dir),
+            "MODEL_PROVIDER": "openai",
+            "OPENAI_COMPAT_BASE_URL": model.base_url,
+            "RUN_LEASE_SECONDS": "2",
+            "QUEUED_RESEND_AFTER_SECONDS": "3600",
+        }
+        first = start_server(env)
+        made = []
+        try:
+            with make_client(first, key) as sdk:
+                assistant = sdk.beta.assistants.create(model="fake")
+                for _ in range(5):
+                    thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "x"}])
+                    run = sdk.beta.threads.runs.create(
+                        thread_id=thread.id, assistant_id=assistant.id
+                    )
+                    made.append((thread.id, run.id))
+                deadline = time.monotonic() + 20
+                while model.calls < 4 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                statuses = [
+                    sdk.beta.threads.runs.retrieve(thread_id=t, run_id=r).status for t, r in made
+                ]
+                assert sorted(statuses) == ["in_progress"] * 4 + ["queued"], statuses
+            os.kill(first.process.pid, signal.SIGKILL)
+            first.process.wait(timeout=10)
+        finally:
+            first.stop()
+        with start_server(env) as second, make_client(second, key) as sdk:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                statuses = [
+                    sdk.beta.threads.runs.retrieve(thread_id=t, run_id=r).status for t, r in made
+                ]
+                if all(s == "completed" for s in statuses):
+                    break
+                time.sleep(0.2)
+            assert statuses == ["completed"] * 5, statuses
