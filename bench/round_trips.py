@@ -62,7 +62,7 @@ def main() -> None:
         create_table(dynamodb, "bench")
         queue_url = sqs.create_queue(QueueName="bench-jobs")["QueueUrl"]
         svc = Services(
-            settings=Settings(table_name="bench", run_queue_url=queue_url),
+            settings=Settings(stage="local", table_name="bench", run_queue_url=queue_url),
             store=Store(dynamodb, "bench"),
             clock=SystemClock(),
             dispatcher=SqsDispatcher(queue_url, sqs),

@@ -15,7 +15,8 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    stage: str = "local"
+    # Only "local" accepts any key; unset ("") or any other name checks keys (fail closed).
+    stage: str = ""
     table_name: str = "assistants-runs"
     run_expires_after_seconds: int = 600
     active_index_shards: int = 4
@@ -47,7 +48,7 @@ class Settings:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     return Settings(
-        stage=env.get("STAGE", "local"),
+        stage=env.get("STAGE", ""),
         table_name=env.get("TABLE_NAME", "assistants-runs"),
         run_expires_after_seconds=_int(env, "RUN_EXPIRES_AFTER_SECONDS", 600),
         active_index_shards=_int(env, "ACTIVE_INDEX_SHARDS", 4),

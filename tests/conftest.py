@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -51,7 +50,8 @@ def dynamodb() -> Iterator[Any]:
 
 
 def make_services(client: Any, **settings: Any) -> Services:
-    config = Settings(table_name=TABLE, **settings)
+    """Services on `client`; the stage is `local` (any key is its own project) unless given."""
+    config = Settings(**{"table_name": TABLE, "stage": "local", **settings})
     return Services(
         settings=config,
         store=Store(client, TABLE, config.active_index_shards),
@@ -129,6 +129,3 @@ def api(client: Any) -> Api:
 def other_api(client: Any) -> Api:
     return Api(client, OTHER_KEY)
 
-
-def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("STAGE", "local")
