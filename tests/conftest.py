@@ -128,4 +128,3 @@ def api(client: Any) -> Api:
 @pytest.fixture
 def other_api(client: Any) -> Api:
     return Api(client, OTHER_KEY)
-
