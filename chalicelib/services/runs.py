@@ -12,6 +12,7 @@ from ..domain.requests import CreateRun, CreateThreadAndRun, SubmitToolOutputs
 from ..domain.transitions import RunChange
 from ..store.store import ThreadConflict
 from .context import Services
+from .handoff import hand_off
 from .settle import settle_run
 from .threads import ThreadBusy, build_thread, stale_marker
 
@@ -78,7 +79,7 @@ def create_run(
     else:
         raise errors.ServerError("The thread kept changing; please try again.")
     if dispatch:
-        svc.dispatcher.send(run_job(project, thread_id, run["id"]))
+        hand_off(svc, run_job(project, thread_id, run["id"]))
     return run
 
 
@@ -93,7 +94,7 @@ def create_thread_and_run(
     run = _queued_run(svc, project, thread["id"], request)
     svc.store.create_thread(project, thread, messages, run)
     if dispatch:
-        svc.dispatcher.send(run_job(project, thread["id"], run["id"]))
+        hand_off(svc, run_job(project, thread["id"], run["id"]))
     return thread, run
 
 
@@ -192,7 +193,7 @@ def submit_tool_outputs(
         current = get_run(svc, project, thread_id, run_id)
         raise errors.no_tool_outputs(current["status"])
     if dispatch:
-        svc.dispatcher.send(run_job(project, thread_id, run_id))
+        hand_off(svc, run_job(project, thread_id, run_id))
     return queued, {**step, **step_changes}
 
 

@@ -9,6 +9,7 @@ from ..domain.pagination import Page, PageRequest
 from ..domain.requests import CreateMessage, CreateThread, ModifyMetadata, ModifyThread
 from ..store.store import ThreadConflict
 from .context import Services
+from .handoff import hand_off
 from .settle import settle_run
 
 
@@ -53,7 +54,8 @@ def delete_thread(svc: Services, project: str, thread_id: str) -> dict[str, obje
     if svc.store.delete_thread(project, thread_id) is None:
         raise errors.thread_not_found(thread_id)
     if not svc.store.purge_thread_items(project, thread_id, svc.settings.delete_inline_items):
-        svc.dispatcher.send(purge_job(project, thread_id))
+        # The thread is gone either way; a lost send leaves its remainder (README, Limits).
+        hand_off(svc, purge_job(project, thread_id))
     return {"id": thread_id, "object": "thread.deleted", "deleted": True}
 
 
