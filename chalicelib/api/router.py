@@ -80,17 +80,22 @@ def _no_constant(name: str) -> Any:
 
 
 def _authorization(request: Any) -> str | None:
-    """The Authorization header; two different ones (API Gateway keeps only the last) are a 401."""
+    """The Authorization header; two different ones are a 401.
+
+    API Gateway keeps only the last of repeated headers in `headers` (all of them are in
+    `multiValueHeaders`); an HTTP stack that merges them joins them with commas (RFC 9110),
+    and a comma is in no well-formed key. Either way a smuggled second key decides nothing.
+    """
     event = request.to_original_event()
     multi = event.get("multiValueHeaders") or {}
     values = {v for k, vs in multi.items() if k.lower() == "authorization" for v in vs or []}
-    if len(values) > 1:
+    value: str | None = request.headers.get("authorization")
+    if len(values) > 1 or (value is not None and "," in value):
         raise Unauthorized(
             "Multiple Authorization headers with different values: send exactly one "
             "(Authorization: Bearer YOUR_KEY).",
             code="invalid_api_key",
         )
-    value: str | None = request.headers.get("authorization")
     return value
 
 
