@@ -106,8 +106,8 @@ def storable_json_error(data: Any) -> InvalidRequest | None:
                     param=param,
                 )
             if isinstance(value, dict) and not all(_is_utf8(key) for key in value):
-                where = f"a key in '{param}'" if param else "a key of the request body"
-                return _not_unicode(f"Invalid {where}: the key", param)
+                where = f"Invalid '{param}'" if param else "Invalid request body"
+                return _not_unicode(f"{where}: a key", param)
             items = value.items() if isinstance(value, dict) else enumerate(value)
             stack.extend((item, (*loc, key), depth + 1) for key, item in items)
     return None
