@@ -63,7 +63,7 @@ def main() -> None:
         engine.create_schema()
         queue_url = sqs.create_queue(QueueName="bench-jobs")["QueueUrl"]
         svc = Services(
-            settings=Settings(table_name="bench", run_queue_url=queue_url),
+            settings=Settings(stage="local", table_name="bench", run_queue_url=queue_url),
             store=Store(engine),
             clock=SystemClock(),
             dispatcher=SqsDispatcher(queue_url, sqs),

@@ -33,7 +33,8 @@ def _store_engine(env: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    stage: str = "local"
+    # Only "local" accepts any key; unset ("") or any other name checks keys (fail closed).
+    stage: str = ""
     table_name: str = "assistants-runs"
     # "dynamodb" (deployed stages) or "sqlite" (the embedded engine of the local stage).
     store_engine: str = "dynamodb"
@@ -75,7 +76,7 @@ class Settings:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     return Settings(
-        stage=env.get("STAGE", "local"),
+        stage=env.get("STAGE", ""),
         table_name=env.get("TABLE_NAME", "assistants-runs"),
         store_engine=_store_engine(env),
         data_dir=env.get("DATA_DIR") or str(ROOT / ".data"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,8 +61,9 @@ def sqlite_engine(tmp_path: Any) -> Iterator[SqliteEngine]:
 
 
 def make_services(engine: Engine | Any, **settings: Any) -> Services:
-    """Services on `engine` (a moto client means DynamoDB on moto, table TABLE)."""
-    config = Settings(table_name=TABLE, **settings)
+    """Services on `engine` (a moto client: DynamoDB on moto, table TABLE); stage `local`
+    (any key is its own project) unless given."""
+    config = Settings(**{"table_name": TABLE, "stage": "local", **settings})
     if not isinstance(engine, (SqliteEngine, DynamoDBEngine)):
         engine = DynamoDBEngine(engine, TABLE)
     return Services(

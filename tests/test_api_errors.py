@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
 
-from tests.conftest import KEY, Api, auth_headers
+from tests.conftest import KEY, Api, auth_headers, make_services
 from tests.support.spec import validate_response
 
 
@@ -196,3 +197,57 @@ def test_object_too_large_for_one_item_is_400_and_nothing_is_written(api: Api) -
     error = assert_error(data, status, 400)
     assert "too large" in error["message"]
     assert api.ok("GET", f"/v1/threads/{thread['id']}/messages")["data"] == []
+
+
+# ------------------------------------------------------------------------------------------------
+# The stage fails closed: only an explicit STAGE=local accepts any key
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("environ", [{}, {"STAGE": ""}, {"STAGE": "Local"}, {"STAGE": "staging"}])
+def test_a_stage_that_is_not_explicitly_local_checks_keys(
+    dynamodb: Any, environ: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """STAGE unset (or empty, or unknown) with a key table: only a key in the table gets in."""
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib.config import load_settings
+    from chalicelib.services.auth import create_api_key
+    from chalicelib.wiring import set_services
+
+    stage = load_settings(environ).stage
+    with caplog.at_level(logging.INFO, logger="chalicelib.services.context"):
+        svc = make_services(dynamodb, stage=stage)
+    assert "API keys are checked against the key table" in caplog.text
+    assert "any well-formed API key is accepted" not in caplog.text
+    known, _ = create_api_key(svc, "acme")
+    set_services(svc)
+    try:
+        with Client(app) as client:
+            api = Api(client, known)
+            assert api.ok("GET", "/v1/assistants")["data"] == []
+            status, data = Api(client, "sk-unknown-but-well-formed").call("GET", "/v1/assistants")
+            error = assert_error(data, status, 401)
+            assert error["code"] == "invalid_api_key"
+            assert error["message"] == "Incorrect API key provided: sk-***rmed."
+    finally:
+        set_services(None)
+
+
+def test_only_an_explicit_local_stage_accepts_any_key_and_says_so(
+    dynamodb: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from chalicelib.config import load_settings
+    from chalicelib.services import auth
+
+    assert load_settings({}).stage == ""  # unset is not local
+    assert not load_settings({}).is_local
+    assert load_settings({"STAGE": "local"}).is_local
+    with caplog.at_level(logging.INFO, logger="chalicelib.services.context"):
+        svc = make_services(dynamodb, stage="local")
+    (line,) = [r for r in caplog.records if r.name == "chalicelib.services.context"]
+    assert line.levelno == logging.WARNING
+    assert line.getMessage().startswith("STAGE=local: any well-formed API key is accepted")
+    project = auth.project_for(svc, "Bearer sk-anything-at-all")
+    assert project.startswith("local-")

@@ -1,6 +1,9 @@
 """Hostile and broken input through the real app (chalice.test.Client on moto): always a clear
 4xx in the OpenAI error shape, fast, and for writes nothing written half-way.
 
+The DynamoDB client here enforces DynamoDB's key limits on every call (moto checks them only on
+PutItem; tests/support/key_limits.py), so an ID too long for a key would show up as a 500.
+
 "Nothing written" is checked twice: through the API (lists) and by counting every item in the
 table before and after.
 """
@@ -9,16 +12,20 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from chalicelib.dispatch.base import purge_job
+from chalicelib.domain.ids import PREFIXES
 from chalicelib.services.context import Services
 from chalicelib.services.jobs import handle_job
-from tests.conftest import KEY, OTHER_KEY, Api, auth_headers
+from tests.conftest import KEY, OTHER_KEY, Api, auth_headers, make_services
 from tests.support import engines
+from tests.support.key_limits import KeyLimitClient
 from tests.support.spec import validate_response
 
 ERROR_KEYS = {"message", "type", "param", "code"}
@@ -35,6 +42,18 @@ MISSING = {
 # ------------------------------------------------------------------------------------------------
 # Helpers
 # ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def svc(dynamodb: Any) -> Services:
+    """conftest's services, on a DynamoDB client that enforces the key limits on every call."""
+    return make_services(KeyLimitClient(dynamodb))
+
+
+def seen_keys(svc: Services) -> set[str]:
+    client = svc.store.client
+    assert isinstance(client, KeyLimitClient)
+    return set(client.keys)
 
 
 class _Any:
@@ -1077,4 +1096,406 @@ def test_a_json_body_without_a_json_content_type_is_a_415(api: Api, svc: Service
         headers = {**auth_headers(), "Content-Type": content_type}
         status, data = api.call("POST", "/v1/threads", b"{}", headers=headers)
         assert_error(status, data, 415)
+    assert count_items(svc) == before
+
+
+# ------------------------------------------------------------------------------------------------
+# IDs of any shape and length: 404 exactly like an unknown ID, and never a key
+# ------------------------------------------------------------------------------------------------
+
+
+def test_the_key_limit_double_refuses_what_dynamodb_refuses(svc: Services) -> None:
+    """The check above could fail: over-long keys raise DynamoDB's ValidationException."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.store import keys
+
+    project = "p"
+    long_thread = "t" * 2048
+    with pytest.raises(ClientError, match="Size of hashkey has exceeded"):
+        svc.store.get_thread(project, long_thread)
+    with pytest.raises(ClientError, match="Size of range key has exceeded"):
+        svc.store.get_run(project, "thread_" + "0" * 24, "r" * 1021)
+    with pytest.raises(ClientError, match="Size of range key has exceeded"):
+        svc.store.list_steps(project, "thread_" + "0" * 24, "r" * 1020, _page())
+    # Right at the limits: allowed.
+    assert svc.store.get_thread(project, "t" * (2048 - len(keys.thread_pk(project, "")))) is None
+    assert svc.store.get_run(project, "thread_" + "0" * 24, "r" * 1020) is None
+
+
+def _page() -> Any:
+    from chalicelib.domain.pagination import PageRequest
+
+    return PageRequest()
+
+
+# Lengths in characters; with the key layouts (README, DynamoDB) these step across the sort-key
+# limit (1024 bytes: RUN#/MSG#/ASST#/STEP#<run_id># plus the ID) and the partition-key limit
+# (2048 bytes: P#<project>#T# plus the thread ID), in ASCII and in two-byte characters.
+ID_LENGTHS = [
+    *(1, 2, 5, 23, 24, 25, 27, 28, 29, 31, 32, 64, 256, 512),
+    *range(988, 996),
+    *range(1016, 1026),
+    *(1500, 2000),
+    *range(2010, 2018),
+    *(2046, 2048, 2049, 2100, 4096),
+]
+
+
+def malformed_ids(kind: str) -> list[str]:
+    """IDs that are not of `kind`'s shape, of every length in ID_LENGTHS."""
+    prefix = PREFIXES[kind]
+    out: list[str] = []
+    for length in ID_LENGTHS:
+        out.append(("x-" * length)[:length])  # '-' is in no ID
+        out.append("\u00e9" * max(1, length // 2))  # two bytes each in UTF-8
+        if length > len(prefix):
+            out.append(prefix + "0" * (length - len(prefix)))  # the right prefix and alphabet
+    out += [prefix + "0" * 23 + "!", prefix.upper() + "0" * 24, prefix + "0" * 24 + "~"]
+    return [value for value in out if value != MISSING[kind]]
+
+
+def test_ids_of_any_shape_and_length_are_404_exactly_like_unknown_ones(
+    api: Api, svc: Services, assistant: dict[str, Any]
+) -> None:
+    run, calls = requires_action_run(api, svc, assistant)
+    t, r = run["thread_id"], run["id"]
+    m = api.ok("GET", f"/v1/threads/{t}/messages")["data"][0]["id"]
+    s = api.ok("GET", f"/v1/threads/{t}/runs/{r}/steps")["data"][0]["id"]
+    real = {"assistant": assistant["id"], "thread": t, "message": m, "run": r, "step": s}
+    outputs = {"tool_outputs": [{"tool_call_id": calls[0], "output": "x"}]}
+    routes: list[tuple[str, str, Any]] = [
+        ("GET", "/v1/assistants/{assistant}", None),
+        ("POST", "/v1/assistants/{assistant}", {"name": "x"}),
+        ("DELETE", "/v1/assistants/{assistant}", None),
+        ("GET", "/v1/threads/{thread}", None),
+        ("POST", "/v1/threads/{thread}", {"metadata": {}}),
+        ("DELETE", "/v1/threads/{thread}", None),
+        ("GET", "/v1/threads/{thread}/messages", None),
+        ("POST", "/v1/threads/{thread}/messages", {"role": "user", "content": "x"}),
+        ("GET", "/v1/threads/{thread}/messages/{message}", None),
+        ("POST", "/v1/threads/{thread}/messages/{message}", {"metadata": {}}),
+        ("POST", "/v1/threads/{thread}/messages/{message}", {}),
+        ("DELETE", "/v1/threads/{thread}/messages/{message}", None),
+        ("GET", "/v1/threads/{thread}/runs", None),
+        ("POST", "/v1/threads/{thread}/runs", {"assistant_id": assistant["id"]}),
+        ("GET", "/v1/threads/{thread}/runs/{run}", None),
+        ("POST", "/v1/threads/{thread}/runs/{run}", {"metadata": {}}),
+        ("POST", "/v1/threads/{thread}/runs/{run}/cancel", None),
+        ("POST", "/v1/threads/{thread}/runs/{run}/submit_tool_outputs", outputs),
+        ("GET", "/v1/threads/{thread}/runs/{run}/steps", None),
+        ("GET", "/v1/threads/{thread}/runs/{run}/steps/{step}", None),
+    ]
+    before = count_items(svc)
+    cases = Cases()
+    bad_ids: set[str] = set()
+    for method, template, body in routes:
+        for kind in re.findall(r"{(\w+)}", template):
+
+            def path(value: str, template: str = template, kind: str = kind) -> str:
+                filled = template.replace("{" + kind + "}", value)
+                return re.sub(r"{(\w+)}", lambda g: real[g.group(1)], filled)
+
+            status, unknown = api.call(method, path(MISSING[kind]), body)
+            assert status == 404, (method, template, kind, unknown)
+            for bad in malformed_ids(kind):
+                bad_ids.add(bad)
+
+                def case(
+                    bad: str = bad,
+                    kind: str = kind,
+                    unknown: Any = unknown,
+                    method: str = method,
+                    body: Any = body,
+                ) -> None:
+                    status, data = api.call(method, path(bad), body)
+                    assert_error(status, data, 404)
+                    escaped = json.dumps(bad)[1:-1]
+                    expected = json.loads(json.dumps(unknown).replace(MISSING[kind], escaped))
+                    assert data == expected
+
+                cases.check(f"{method} {template} {kind}={bad[:20]!r} ({len(bad)})", case)
+    # An assistant_id in a body is an ID too.
+    for bad in malformed_ids("assistant"):
+        for path_, body in [
+            (f"/v1/threads/{t}/runs", {"assistant_id": bad}),
+            ("/v1/threads/runs", {"assistant_id": bad}),
+        ]:
+
+            def body_case(path_: str = path_, body: Any = body, bad: str = bad) -> None:
+                status, data = api.call("POST", path_, body)
+                error = assert_error(status, data, 404, param="assistant_id")
+                assert error["message"] == f"No assistant found with id '{bad}'."
+
+            cases.check(f"POST {path_} assistant_id={bad[:20]!r} ({len(bad)})", body_case)
+    cases.assert_all_passed()
+    assert count_items(svc) == before
+    assert api.ok("GET", f"/v1/threads/{t}/runs/{r}")["status"] == "requires_action"
+    # No malformed ID was ever part of a key the store asked DynamoDB about (an ID is one
+    # '#'-separated part of a key; a list bound may end in '!' or '~').
+    parts = {part for key in seen_keys(svc) for part in key.split("#")}
+    parts |= {part.rstrip("!~") for part in parts}
+    assert not bad_ids & parts, sorted(bad_ids & parts)[:3]
+
+
+# ------------------------------------------------------------------------------------------------
+# Strings that are not Unicode, empty metadata keys, response_format.json_schema
+# ------------------------------------------------------------------------------------------------
+
+LONE = "\ud800"
+SURROGATES: list[tuple[str, str, Any, str]] = [
+    # (label, path: ASSISTANT / THREAD are replaced, body, param)
+    ("a metadata value", "/v1/threads", {"metadata": {"k": LONE}}, "metadata.k"),
+    ("a metadata key", "/v1/threads", {"metadata": {"k" + LONE: "v"}}, "metadata"),
+    ("a key at the top", "/v1/threads", {LONE: 1}, None),
+    ("an assistant name", "/v1/assistants", {"model": "m", "name": "a" + LONE}, "name"),
+    ("a model", "/v1/assistants", {"model": LONE}, "model"),
+    (
+        "deep in function parameters",
+        "/v1/assistants",
+        {"model": "m", "tools": [_function_tool({"properties": {"x": {"description": LONE}}})]},
+        "tools[0].function.parameters.properties.x.description",
+    ),
+    (
+        "a message's text",
+        "/v1/threads",
+        {"messages": [{"role": "user", "content": "hi " + LONE}]},
+        "messages[0].content",
+    ),
+    (
+        "a text part",
+        "/v1/threads/THREAD/messages",
+        {"role": "user", "content": [{"type": "text", "text": LONE}]},
+        "content[0].text",
+    ),
+    (
+        "an additional message",
+        "/v1/threads/THREAD/runs",
+        {"assistant_id": "ASSISTANT", "additional_messages": [{"role": "user", "content": LONE}]},
+        "additional_messages[0].content",
+    ),
+    (
+        "additional_instructions",
+        "/v1/threads/THREAD/runs",
+        {"assistant_id": "ASSISTANT", "additional_instructions": LONE},
+        "additional_instructions",
+    ),
+    (
+        "a thread message in create-thread-and-run",
+        "/v1/threads/runs",
+        {"assistant_id": "ASSISTANT", "thread": {"messages": [{"role": "user", "content": LONE}]}},
+        "thread.messages[0].content",
+    ),
+    (
+        "a json_schema's schema",
+        "/v1/assistants",
+        {
+            "model": "m",
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "n", "schema": {"title": LONE}},
+            },
+        },
+        "response_format.json_schema.schema.title",
+    ),
+    ("a low surrogate alone", "/v1/threads", {"metadata": {"k": "\udfff"}}, "metadata.k"),
+]
+
+
+def test_a_string_that_is_not_unicode_is_a_400_anywhere_in_a_body(
+    api: Api, svc: Services, assistant: dict[str, Any]
+) -> None:
+    thread = api.ok("POST", "/v1/threads", {})
+    cases = Cases()
+    for label, path, body, param in SURROGATES:
+        raw = json.dumps(body).replace('"ASSISTANT"', json.dumps(assistant["id"]))
+        assert "\\ud800" in raw or "\\udfff" in raw
+        url = path.replace("THREAD", thread["id"])
+
+        def case(url: str = url, raw: str = raw, param: str | None = param) -> None:
+            before = count_items(svc)
+            status, data = api.call("POST", url, raw)
+            error = assert_error(status, data, 400, param=param)
+            assert "not valid Unicode" in error["message"], error
+            assert count_items(svc) == before, "something was written"
+
+        cases.check(label, case)
+    cases.assert_all_passed()
+    assert list_ids(api, f"/v1/threads/{thread['id']}/runs") == []
+
+
+def test_a_surrogate_pair_is_text_and_is_stored(api: Api) -> None:
+    """Only lone surrogates are refused: the escaped pair "\\ud83d\\ude00" is U+1F600."""
+    raw = json.dumps({"metadata": {"k": "\U0001f600"}})  # ensure_ascii writes the pair escaped
+    assert "\\ud83d\\ude00" in raw
+    thread = api.ok("POST", "/v1/threads", raw)
+    assert thread["metadata"] == {"k": "\U0001f600"}
+
+
+def test_an_empty_metadata_key_is_a_400_everywhere(
+    api: Api, svc: Services, assistant: dict[str, Any]
+) -> None:
+    run, _ = requires_action_run(api, svc, assistant)
+    t, r = run["thread_id"], run["id"]
+    message = api.ok("GET", f"/v1/threads/{t}/messages")["data"][0]["id"]
+    free_thread = api.ok("POST", "/v1/threads", {})["id"]
+    empty = {"": "v"}
+    cases = Cases()
+    for path, body in [
+        ("/v1/assistants", {"model": "m", "metadata": empty}),
+        (f"/v1/assistants/{assistant['id']}", {"metadata": empty}),
+        ("/v1/threads", {"metadata": {"ok": "v", **empty}}),
+        (f"/v1/threads/{t}", {"metadata": empty}),
+        (
+            f"/v1/threads/{free_thread}/messages",
+            {"role": "user", "content": "x", "metadata": empty},
+        ),
+        (f"/v1/threads/{t}/messages/{message}", {"metadata": empty}),
+        (f"/v1/threads/{free_thread}/runs", {"assistant_id": assistant["id"], "metadata": empty}),
+        (f"/v1/threads/{t}/runs/{r}", {"metadata": empty}),
+        ("/v1/threads/runs", {"assistant_id": assistant["id"], "metadata": empty}),
+    ]:
+
+        def case(path: str = path, body: Any = body) -> None:
+            before = count_items(svc)
+            status, data = api.call("POST", path, body)
+            error = assert_error(status, data, 400, param="metadata")
+            assert error["message"] == (
+                "Invalid 'metadata': empty key. Expected keys of 1 to 64 characters, but got an "
+                "empty key instead."
+            )
+            assert count_items(svc) == before
+
+        cases.check(path, case)
+    # Nested metadata (a thread's initial message) is checked too.
+    nested = {"messages": [{"role": "user", "content": "x", "metadata": empty}]}
+    cases.check("nested", _refused(api, svc, "/v1/threads", nested, "metadata"))
+    cases.assert_all_passed()
+    assert api.ok("GET", f"/v1/threads/{t}/runs/{r}")["metadata"] == {}
+
+
+def _json_schema(**fields: Any) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": fields}
+
+
+JSON_SCHEMA_REFUSED: list[tuple[str, Any, str]] = [
+    # (label, response_format, param)
+    (
+        "the fuzzer's case",
+        _json_schema(name="", schema={}, strict={}),
+        "response_format.json_schema.name",
+    ),
+    ("an empty name", _json_schema(name=""), "response_format.json_schema.name"),
+    ("a name with a space", _json_schema(name="my schema"), "response_format.json_schema.name"),
+    ("a name with a dot", _json_schema(name="a.b"), "response_format.json_schema.name"),
+    ("a non-ASCII name", _json_schema(name="sch\u00e9ma"), "response_format.json_schema.name"),
+    ("a 65-character name", _json_schema(name="n" * 65), "response_format.json_schema.name"),
+    ("a name that is a number", _json_schema(name=5), "response_format.json_schema.name"),
+    ("no name", _json_schema(schema={}), "response_format.json_schema.name"),
+    ("a null name", _json_schema(name=None), "response_format.json_schema.name"),
+    ("strict an object", _json_schema(name="n", strict={}), "response_format.json_schema.strict"),
+    (
+        "strict a string",
+        _json_schema(name="n", strict="true"),
+        "response_format.json_schema.strict",
+    ),
+    ("strict a number", _json_schema(name="n", strict=1), "response_format.json_schema.strict"),
+    ("schema an array", _json_schema(name="n", schema=[]), "response_format.json_schema.schema"),
+    ("schema a string", _json_schema(name="n", schema="{}"), "response_format.json_schema.schema"),
+    ("schema null", _json_schema(name="n", schema=None), "response_format.json_schema.schema"),
+    (
+        "description a number",
+        _json_schema(name="n", description=1),
+        "response_format.json_schema.description",
+    ),
+    ("an unknown field", _json_schema(name="n", extra=1), "response_format.json_schema"),
+    ("json_schema a string", {"type": "json_schema", "json_schema": "n"}, "response_format"),
+    ("json_schema missing", {"type": "json_schema"}, "response_format"),
+]
+JSON_SCHEMA_ACCEPTED: list[tuple[str, Any]] = [
+    ("a name only", _json_schema(name="answer")),
+    ("a 64-character name", _json_schema(name="N_-9" * 16)),
+    ("strict true", _json_schema(name="a", strict=True, schema={"type": "object"})),
+    ("strict false", _json_schema(name="a", strict=False)),
+    ("strict null", _json_schema(name="a", strict=None)),
+    ("an empty schema", _json_schema(name="a", schema={})),
+    ("a description", _json_schema(name="a", description="what it is for")),
+]
+
+
+def test_response_format_json_schema_is_validated_as_the_spec_says(
+    api: Api, svc: Services, assistant: dict[str, Any]
+) -> None:
+    thread = api.ok("POST", "/v1/threads", {})["id"]
+    a = assistant["id"]
+    targets: list[tuple[str, Callable[[Any], Any]]] = [
+        ("/v1/assistants", lambda rf: {"model": "m", "response_format": rf}),
+        (f"/v1/assistants/{a}", lambda rf: {"response_format": rf}),
+        (f"/v1/threads/{thread}/runs", lambda rf: {"assistant_id": a, "response_format": rf}),
+        ("/v1/threads/runs", lambda rf: {"assistant_id": a, "response_format": rf}),
+    ]
+    cases = Cases()
+    for label, value, param in JSON_SCHEMA_REFUSED:
+        for path, make in targets:
+            cases.check(f"{label} on {path}", _refused(api, svc, path, make(value), param))
+    cases.assert_all_passed()
+    assert list_ids(api, f"/v1/threads/{thread}/runs") == []
+    for label, value in JSON_SCHEMA_ACCEPTED:
+        created = api.ok("POST", "/v1/assistants", {"model": "m", "response_format": value})
+        assert created["response_format"] == value, label
+        validate_response("post", "/assistants", 200, created)
+        run = api.ok("POST", "/v1/threads/runs", {"assistant_id": a, "response_format": value})
+        assert run["response_format"] == value, label
+        validate_response("post", "/threads/runs", 200, run)
+
+
+# ------------------------------------------------------------------------------------------------
+# The purge job touches only deleted threads
+# ------------------------------------------------------------------------------------------------
+
+
+def test_a_purge_job_for_a_live_thread_does_nothing(api: Api, svc: Services) -> None:
+    messages = [{"role": "user", "content": f"m{i}"} for i in range(3)]
+    thread = api.ok("POST", "/v1/threads", {"messages": messages})
+    project = next(k.split("#")[1] for k in seen_keys(svc) if k.endswith("#T#" + thread["id"]))
+    before = count_items(svc)
+    handle_job(svc, purge_job(project, thread["id"]))
+    assert count_items(svc) == before
+    assert api.ok("GET", f"/v1/threads/{thread['id']}")["id"] == thread["id"]
+    assert len(list_ids(api, f"/v1/threads/{thread['id']}/messages")) == 3
+    assert svc.dispatcher.take() == []  # type: ignore[attr-defined]
+    # A malformed thread ID in a job never reaches a key either.
+    handle_job(svc, purge_job(project, "x" * 3000))
+    assert count_items(svc) == before
+
+
+def test_a_purge_job_for_a_deleted_thread_still_purges_it(api: Api, svc: Services) -> None:
+    import dataclasses
+
+    svc.settings = dataclasses.replace(svc.settings, delete_inline_items=2)
+    messages = [{"role": "user", "content": f"m{i}"} for i in range(5)]
+    thread = api.ok("POST", "/v1/threads", {"messages": messages})
+    before = count_items(svc)
+    api.ok("DELETE", f"/v1/threads/{thread['id']}")
+    (job,) = svc.dispatcher.take()  # type: ignore[attr-defined]
+    assert job["kind"] == "purge_thread"
+    assert count_items(svc) == before - 3  # the thread item and two messages, inline
+    handle_job(svc, job)
+    assert count_items(svc) == before - 6
+
+
+# ------------------------------------------------------------------------------------------------
+# Duplicate Authorization headers
+# ------------------------------------------------------------------------------------------------
+
+
+def test_authorization_headers_merged_into_one_are_a_401(api: Api, svc: Services) -> None:
+    """An HTTP stack that merges repeated headers joins them with a comma (RFC 9110); no key
+    has one, so a merged pair is refused like two headers behind API Gateway."""
+    before = count_items(svc)
+    for merged in (f"Bearer {KEY}, Bearer {OTHER_KEY}", f"Bearer {KEY},Bearer {KEY}"):
+        headers = {**auth_headers(), "Authorization": merged}
+        status, data = api.call("POST", "/v1/threads", {}, headers=headers)
+        error = assert_error(status, data, 401, code="invalid_api_key")
+        assert error["message"].startswith("Multiple Authorization headers"), error
     assert count_items(svc) == before

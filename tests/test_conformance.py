@@ -8,7 +8,11 @@ A live local server (tests/support/live_server.py) gets, for each of the spec's 
 * `MUTATED_CASES` mutations of generated valid requests: wrong types, nulls, missing required
   keys, unknown keys at any level, out-of-range numbers, over-long strings, too many items, bad
   enum values, bodies that are not JSON objects or not JSON at all; bad query parameters;
-* path IDs that are unknown, of the wrong kind, another project's, or garbage.
+* path IDs that are unknown, of the wrong kind, another project's, or garbage;
+* IDs of every length up to and past DynamoDB's key limits (2048 bytes for a partition key,
+  1024 for a sort key), in paths and as `assistant_id`: a 404 naming the ID, exactly;
+* `response_format` variants (text, json_object, json_schema with names, `strict` and `schema`
+  valid and not, as the spec's words say) on every operation that takes one.
 
 Checks on every response: never a 5xx (nor any status outside 2xx/4xx); every 2xx body valid
 against the operation's response schema (an SSE stream: every event against its event schema,
@@ -491,6 +495,8 @@ def make_hint(world: World, rng: random.Random, pending_calls: list[str]) -> Hin
             return "vs_" + "".join(rng.choice(BASE62) for _ in range(22))
         if name == "name" and parent == "function":
             return rng.choice(["get_weather", "lookup_order"])
+        if name == "name" and parent == "json_schema":  # the spec's words: ^[a-zA-Z0-9_-]{1,64}$
+            return rng.choice(["answer", "weather_report", "Order-2", "x" * 64])
         if name in ("content", "text") and rng.random() < 0.3:
             return 'get_weather {"city": "Tokyo"}'
         return NO_HINT
@@ -965,6 +971,119 @@ def path_cases(
             )
 
 
+# Where an ID ends up in a key (chalicelib/store/keys.py) with the local project's 30-character
+# name: the lengths at which each kind's ID makes its key exactly DynamoDB's limit (2048 bytes
+# for the partition key P#<project>#T#<thread_id>, 1024 for the sort keys).
+KEY_LIMIT_LENGTH = {
+    "thread": 2048 - len("P#local-" + "0" * 24 + "#T#"),
+    "run": 1024 - len("RUN#"),
+    "message": 1024 - len("MSG#"),
+    "assistant": 1024 - len("ASST#"),
+    "step": 1024 - len("STEP#run_" + "0" * 24 + "#"),
+}
+ID_LENGTHS = (1, 2, 23, 24, 25, 30, 31, 64, 512, 1000, 1024, 1025, 2000, 2048, 2049, 4096)
+
+
+def id_lengths(kind: str, rng: random.Random) -> list[int]:
+    """Lengths up to and past the key limits: fixed ones, the limit +-1, and a random few."""
+    limit = KEY_LIMIT_LENGTH[kind]
+    randoms = [rng.randint(1, 2300) for _ in range(4)]
+    return sorted({*ID_LENGTHS, limit - 1, limit, limit + 1, *randoms})
+
+
+def long_id(kind: str, length: int, index: int) -> str:
+    """An ID of `length` characters that is not of `kind`'s shape (URL-safe, so the answer
+    echoes it unchanged)."""
+    prefix = PREFIX[kind]
+    if index % 2 and length > len(prefix) and length != len(prefix) + 24:
+        return prefix + "0" * (length - len(prefix))
+    return ("x-" * length)[:length]
+
+
+def id_length_cases(world: World, method: str, template: str, rng: random.Random) -> Iterator[Case]:
+    """IDs of every length in path parameters (and `assistant_id` in a body): always a 404
+    "No <kind> found with id '<id>'.", never a 5xx."""
+    canonical = CANONICAL_BODIES.get((method, template))
+    for name in re.findall(r"{(\w+)}", template):
+        kind = KIND_OF_PARAM[name]
+        for index, length in enumerate(id_lengths(kind, rng)):
+            value = long_id(kind, length, index)
+            params = world.targets(template, fresh=False)
+            params[name] = value
+            body = None if canonical is None else json.dumps(canonical(world, params)).encode()
+            yield Case(
+                f"{length}-character {name}", method, template, params, body=body,
+                expect_not_found=value,
+            )  # fmt: skip
+    if canonical is not None and (method, template) in RESPONSE_FORMAT_BODIES:
+        for index, length in enumerate(id_lengths("assistant", rng)):
+            value = long_id("assistant", length, index)
+            params = world.targets(template, fresh=(method, template) in CONSUMING)
+            body = {**canonical(world, params), "assistant_id": value}
+            if "assistant_id" in canonical(world, params):
+                yield Case(
+                    f"{length}-character assistant_id", method, template, params,
+                    body=json.dumps(body).encode(), expect_not_found=value,
+                )  # fmt: skip
+
+
+def _json_schema(**fields: Any) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": fields}
+
+
+# (label, response_format, valid by the spec's words). ResponseFormatJsonSchema's `name` "must
+# be a-z, A-Z, 0-9, or contain underscores and dashes, with a maximum length of 64".
+RESPONSE_FORMATS: list[tuple[str, Any, bool]] = [
+    ("auto", "auto", True),
+    ("text", {"type": "text"}, True),
+    ("json_object", {"type": "json_object"}, True),
+    ("json_schema name only", _json_schema(name="answer"), True),
+    ("json_schema 64-character name", _json_schema(name="a-_9" * 16), True),
+    ("json_schema strict true", _json_schema(name="a", strict=True, schema={"type": "x"}), True),
+    ("json_schema strict null", _json_schema(name="a", strict=None), True),
+    ("json_schema all fields", _json_schema(name="a", description="d", schema={}), True),
+    ("fuzzer's case", _json_schema(name="", schema={}, strict={}), False),
+    ("json_schema empty name", _json_schema(name=""), False),
+    ("json_schema name with a space", _json_schema(name="a b"), False),
+    ("json_schema name with a slash", _json_schema(name="a/b"), False),
+    ("json_schema 65-character name", _json_schema(name="n" * 65), False),
+    ("json_schema name a number", _json_schema(name=7), False),
+    ("json_schema without a name", _json_schema(schema={}), False),
+    ("json_schema strict an object", _json_schema(name="a", strict={}), False),
+    ("json_schema strict a string", _json_schema(name="a", strict="yes"), False),
+    ("json_schema schema an array", _json_schema(name="a", schema=[]), False),
+    ("json_schema schema a string", _json_schema(name="a", schema="{}"), False),
+    ("json_schema description a number", _json_schema(name="a", description=3), False),
+    ("json_schema unknown field", _json_schema(name="a", extra=True), False),
+    ("json_schema a string", {"type": "json_schema", "json_schema": "a"}, False),
+    ("json_schema missing", {"type": "json_schema"}, False),
+    ("unknown type", {"type": "xml"}, False),
+    ("text with an extra field", {"type": "text", "json_schema": {"name": "a"}}, False),
+]  # fmt: skip
+RESPONSE_FORMAT_BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
+    ("post", "/assistants"): lambda w: {"model": "gpt-4o"},
+    ("post", "/assistants/{assistant_id}"): lambda w: {},
+    ("post", "/threads/runs"): lambda w: {"assistant_id": w.assistant},
+    ("post", "/threads/{thread_id}/runs"): lambda w: {"assistant_id": w.assistant},
+}
+
+
+def response_format_cases(world: World, method: str, template: str) -> Iterator[Case]:
+    """Every response_format variant: the valid ones succeed (and are echoed, checked against
+    the response schema), the others are a 4xx."""
+    make = RESPONSE_FORMAT_BODIES.get((method, template))
+    if make is None:
+        return
+    consuming = (method, template) in CONSUMING
+    for label, value, valid in RESPONSE_FORMATS:
+        params = world.targets(template, fresh=consuming)
+        body = json.dumps({**make(world), "response_format": value}).encode()
+        yield Case(
+            f"response_format {label}", method, template, params, body=body,
+            schema_invalid=not valid, must_succeed=valid,
+        )  # fmt: skip
+
+
 def canonical_case(world: World, method: str, template: str) -> Case:
     consuming = (method, template) in CONSUMING
     params = world.targets(template, fresh=consuming)
@@ -982,6 +1101,8 @@ def all_cases(world: World, schemas: Schemas, method: str, template: str) -> Ite
     yield from body_cases(world, schemas, method, template, rng)
     yield from query_cases(world, schemas, method, template, rng)
     yield from path_cases(world, schemas, method, template, rng)
+    yield from id_length_cases(world, method, template, rng)
+    yield from response_format_cases(world, method, template)
 
 
 # ------------------------------------------------------------------------------------------------

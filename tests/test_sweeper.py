@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -55,8 +56,8 @@ def make_run(api: Api, svc: Services, status: str) -> dict[str, Any]:
 def test_each_active_status_expires_at_the_deadline_and_not_before(
     api: Api, svc: Services, status: str
 ) -> None:
-    svc.settings = svc.settings.__class__(
-        table_name=svc.settings.table_name,
+    svc.settings = dataclasses.replace(
+        svc.settings,
         queued_resend_after_seconds=10_000,
         cancelling_finalise_after_seconds=10_000,
     )
@@ -86,7 +87,7 @@ def _project_of(svc: Services, api: Api) -> str:
 
 
 def test_a_sweep_that_hits_its_budget_resumes_next_tick(api: Api, svc: Services) -> None:
-    svc.settings = svc.settings.__class__(table_name=svc.settings.table_name, sweep_max_runs=3)
+    svc.settings = dataclasses.replace(svc.settings, sweep_max_runs=3)
     made = [make_run(api, svc, "requires_action") for _ in range(5)]
     _clock(svc).advance(601)
     first = expire_stale_runs(svc)

@@ -80,13 +80,19 @@ def _no_constant(name: str) -> Any:
 
 
 def _authorization(request: Any) -> str | None:
-    """The Authorization header; two different ones (API Gateway keeps only the last) are a 401."""
+    """The Authorization header; two different ones are a 401.
+
+    API Gateway keeps only the last of repeated headers in `headers` (all of them are in
+    `multiValueHeaders`); an HTTP stack that merges them joins them with commas (RFC 9110),
+    and a comma is in no well-formed key. Either way a smuggled second key decides nothing.
+    """
     event = request.to_original_event()
     multi = event.get("multiValueHeaders") or {}
     values = {v for k, vs in multi.items() if k.lower() == "authorization" for v in vs or []}
-    if len(values) > 1:
-        raise conflicting_authorizations()
     value: str | None = request.headers.get("authorization")
+    # Two different headers, or two merged into one by a proxy ("Bearer a, Bearer b").
+    if len(values) > 1 or (value is not None and "," in value):
+        raise conflicting_authorizations()
     return value
 
 

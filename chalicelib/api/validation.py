@@ -63,8 +63,9 @@ def validation_error(error: ValidationError) -> InvalidRequest:
 
 
 # What one DynamoDB item can hold (a body's values are stored as they are): attribute values
-# nest at most 32 levels, and a number has at most 38 digits and a magnitude of 1E-130 to
-# 9.99...E+125 (or is 0). Anything beyond would fail in the store as a 500; it is a 400 here.
+# nest at most 32 levels, a number has at most 38 digits and a magnitude of 1E-130 to
+# 9.99...E+125 (or is 0), and a string is UTF-8 (JSON's "\ud800" escape, a lone surrogate,
+# has no UTF-8 form). Anything beyond would fail in the store as a 500; it is a 400 here.
 MAX_JSON_DEPTH = 32
 _MAX_INTEGER = 10**38 - 1
 _MIN_MAGNITUDE = 1e-130
@@ -77,7 +78,11 @@ def storable_json_error(data: Any) -> InvalidRequest | None:
     while stack:
         value, loc, depth = stack.pop()
         param = _param(loc) or None
-        if isinstance(value, bool) or value is None or isinstance(value, str):
+        if isinstance(value, str):
+            if not _is_utf8(value):
+                return _not_unicode(f"Invalid '{param}': the string", param)
+            continue
+        if isinstance(value, bool) or value is None:
             continue
         if isinstance(value, int):
             if abs(value) > _MAX_INTEGER:
@@ -100,6 +105,27 @@ def storable_json_error(data: Any) -> InvalidRequest | None:
                     f"at most {MAX_JSON_DEPTH} levels deep.",
                     param=param,
                 )
+            if isinstance(value, dict) and not all(_is_utf8(key) for key in value):
+                where = f"Invalid '{param}'" if param else "Invalid request body"
+                return _not_unicode(f"{where}: a key", param)
             items = value.items() if isinstance(value, dict) else enumerate(value)
             stack.extend((item, (*loc, key), depth + 1) for key, item in items)
     return None
+
+
+def _is_utf8(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_unicode(what: str, param: str | None) -> InvalidRequest:
+    return InvalidRequest(
+        f"{what} is not valid Unicode: it contains a lone surrogate (such as an unpaired "
+        "'\\ud800' escape), which has no UTF-8 encoding.",
+        param=param,
+    )

@@ -13,6 +13,8 @@ import secrets
 import threading
 import time
 
+from .errors import NotFound
+
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 ID_LENGTH = 24
 _RANDOM_DIGITS = 15  # 24 - 9 time digits: 62**9 ms lasts far beyond any deployment
@@ -58,3 +60,13 @@ _PATTERNS = {kind: re.compile(re.escape(p) + "[0-9A-Za-z]{24}") for kind, p in P
 def is_valid_id(kind: str, value: str) -> bool:
     """True when `value` has the exact shape of an ID of `kind`."""
     return bool(_PATTERNS[kind].fullmatch(value))
+
+
+def require_id(kind: str, value: str) -> None:
+    """A 404 for an ID that is not of `kind`'s shape, exactly as for an unknown one.
+
+    Checked before an ID reaches a key: DynamoDB refuses keys over 2048 bytes (partition) or
+    1024 bytes (sort) and strings that are not valid UTF-8, which would otherwise be a 500.
+    """
+    if not is_valid_id(kind, value):
+        raise NotFound(kind, value)

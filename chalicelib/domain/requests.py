@@ -25,6 +25,9 @@ MAX_CONTENT_PARTS = 32
 MAX_ATTACHMENTS = 10
 MAX_TOOL_OUTPUTS = 128
 _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+# The spec's ResponseFormatJsonSchema: "Must be a-z, A-Z, 0-9, or contain underscores and
+# dashes, with a maximum length of 64."
+_SCHEMA_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
 def _fail(message: str, param: str | None = None) -> PydanticCustomError:
@@ -45,6 +48,12 @@ def check_metadata(value: Any) -> dict[str, str] | None:
             "metadata",
         )
     for key, item in value.items():
+        if not key:
+            raise _fail(
+                "Invalid 'metadata': empty key. Expected keys of 1 to "
+                f"{MAX_METADATA_KEY_CHARS} characters, but got an empty key instead.",
+                "metadata",
+            )
         if len(key) > MAX_METADATA_KEY_CHARS:
             raise _fail(
                 f"Invalid 'metadata': key '{key[:80]}' is too long. Expected a key with at most "
@@ -183,13 +192,39 @@ def check_response_format(value: Any) -> str | dict[str, Any] | None:
         if kind in ("text", "json_object") and set(value) == {"type"}:
             return {"type": kind}
         if kind == "json_schema" and set(value) == {"type", "json_schema"}:
-            schema = _check_object(value["json_schema"], "'json_schema'")
-            if not isinstance(schema.get("name"), str):
-                raise _fail("json_schema.name is required")
-            if set(schema) - {"name", "description", "schema", "strict"}:
-                raise _fail("unknown field in json_schema")
-            return {"type": "json_schema", "json_schema": schema}
+            return {"type": "json_schema", "json_schema": _check_json_schema(value["json_schema"])}
     raise _fail("expected 'auto' or an object with type 'text', 'json_object' or 'json_schema'")
+
+
+def _check_json_schema(value: Any) -> dict[str, Any]:
+    """`response_format.json_schema` as the spec has it; the fields given are echoed back."""
+    param = "response_format.json_schema"
+    if not isinstance(value, dict):
+        raise _fail(f"Invalid type for '{param}': expected an object.", param)
+    unknown = sorted(set(value) - {"name", "description", "schema", "strict"})
+    if unknown:
+        raise _fail(f"Unrecognized request argument supplied: {param}.{unknown[0]}", param)
+    name = value.get("name")
+    if name is None:
+        raise _fail(f"Missing required parameter: '{param}.name'.", f"{param}.name")
+    if not isinstance(name, str) or not _SCHEMA_NAME.fullmatch(name):
+        raise _fail(
+            f"Invalid '{param}.name': expected a string of 1 to 64 characters from a-z, A-Z, "
+            "0-9, '_' and '-'.",
+            f"{param}.name",
+        )
+    if "description" in value and not isinstance(value["description"], str):
+        raise _fail(
+            f"Invalid type for '{param}.description': expected a string.", f"{param}.description"
+        )
+    if "schema" in value and not isinstance(value["schema"], dict):
+        raise _fail(f"Invalid type for '{param}.schema': expected an object.", f"{param}.schema")
+    strict = value.get("strict")
+    if strict is not None and not isinstance(strict, bool):
+        raise _fail(
+            f"Invalid type for '{param}.strict': expected a boolean or null.", f"{param}.strict"
+        )
+    return dict(value)
 
 
 def check_truncation(value: Any) -> dict[str, Any] | None:

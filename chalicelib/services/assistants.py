@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..domain import errors
+from ..domain.ids import require_id
 from ..domain.objects import Record, new_assistant
 from ..domain.pagination import Page, PageRequest
 from ..domain.requests import CreateAssistant, ModifyAssistant
@@ -17,6 +18,7 @@ def create_assistant(svc: Services, project: str, request: CreateAssistant) -> R
 
 
 def get_assistant(svc: Services, project: str, assistant_id: str) -> Record:
+    require_id("assistant", assistant_id)
     assistant = svc.store.get_assistant(project, assistant_id)
     if assistant is None:
         raise errors.assistant_not_found(assistant_id)
@@ -26,6 +28,7 @@ def get_assistant(svc: Services, project: str, assistant_id: str) -> Record:
 def modify_assistant(
     svc: Services, project: str, assistant_id: str, request: ModifyAssistant
 ) -> Record:
+    require_id("assistant", assistant_id)
     changes = request.model_dump(exclude_unset=True)
     # Explicit nulls clear optional fields; the required ones keep their value.
     for key in ("model", "tools", "metadata", "response_format"):
@@ -42,6 +45,7 @@ def modify_assistant(
 
 
 def delete_assistant(svc: Services, project: str, assistant_id: str) -> dict[str, object]:
+    require_id("assistant", assistant_id)
     if not svc.store.delete_assistant(project, assistant_id):
         raise errors.assistant_not_found(assistant_id)
     return {"id": assistant_id, "object": "assistant.deleted", "deleted": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from ..config import Settings
@@ -9,6 +10,8 @@ from ..dispatch.base import Dispatcher
 from ..domain.clock import Clock
 from ..models.base import ModelProvider
 from ..store.store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -20,3 +23,18 @@ class Services:
     provider: ModelProvider
     # API key hash -> (project, cached until); deployed stages only.
     key_cache: dict[str, tuple[str | None, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Services are built once per process: say at startup whether this stage is open.
+        log.log(*key_policy(self.settings))
+
+
+def key_policy(settings: Settings) -> tuple[int, str]:
+    """The startup line about API keys: (log level, message)."""
+    if settings.is_local:
+        return logging.WARNING, (
+            "STAGE=local: any well-formed API key is accepted, each its own project. "
+            "Never deploy this stage."
+        )
+    stage = repr(settings.stage) if settings.stage else "unset"
+    return logging.INFO, f"STAGE {stage}: API keys are checked against the key table."

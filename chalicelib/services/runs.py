@@ -6,12 +6,14 @@ from typing import Any
 
 from ..dispatch.base import run_job
 from ..domain import errors, lifecycle, transitions
+from ..domain.ids import is_valid_id, require_id
 from ..domain.objects import Record, new_run, new_user_message, usage
 from ..domain.pagination import Page, PageRequest
 from ..domain.requests import CreateRun, CreateThreadAndRun, SubmitToolOutputs
 from ..domain.transitions import RunChange
 from ..store.store import ThreadConflict
 from .context import Services
+from .handoff import hand_off
 from .settle import settle_run
 from .threads import ThreadBusy, build_thread, stale_marker
 
@@ -35,7 +37,11 @@ def check_include(values: list[str]) -> list[str]:
 
 
 def _assistant(svc: Services, project: str, assistant_id: str) -> Record:
-    assistant = svc.store.get_assistant(project, assistant_id)
+    assistant = (
+        svc.store.get_assistant(project, assistant_id)
+        if is_valid_id("assistant", assistant_id)
+        else None
+    )
     if assistant is None:
         raise errors.InvalidRequest(
             f"No assistant found with id '{assistant_id}'.", param="assistant_id", status=404
@@ -62,6 +68,7 @@ def create_run(
 ) -> Record:
     """Queue a run on a thread (its additional messages first) and hand it to the worker."""
     run = _queued_run(svc, project, thread_id, request)
+    require_id("thread", thread_id)  # after the assistant, as for an unknown thread
     messages = [
         new_user_message(thread_id, m, run["created_at"]) for m in request.additional_messages or []
     ]
@@ -78,7 +85,7 @@ def create_run(
     else:
         raise errors.ServerError("The thread kept changing; please try again.")
     if dispatch:
-        svc.dispatcher.send(run_job(project, thread_id, run["id"]))
+        hand_off(svc, run_job(project, thread_id, run["id"]))
     return run
 
 
@@ -93,8 +100,15 @@ def create_thread_and_run(
     run = _queued_run(svc, project, thread["id"], request)
     svc.store.create_thread(project, thread, messages, run)
     if dispatch:
-        svc.dispatcher.send(run_job(project, thread["id"], run["id"]))
+        hand_off(svc, run_job(project, thread["id"], run["id"]))
     return thread, run
+
+
+def _require_run_ids(svc: Services, project: str, thread_id: str, run_id: str) -> None:
+    """IDs of the wrong shape answer as unknown ones do, before either reaches a key."""
+    require_id("thread", thread_id)
+    if not is_valid_id("run", run_id):
+        raise _missing(svc, project, thread_id, run_id)
 
 
 def _missing(svc: Services, project: str, thread_id: str, run_id: str) -> errors.NotFound:
@@ -104,6 +118,7 @@ def _missing(svc: Services, project: str, thread_id: str, run_id: str) -> errors
 
 
 def get_run(svc: Services, project: str, thread_id: str, run_id: str) -> Record:
+    _require_run_ids(svc, project, thread_id, run_id)
     run = svc.store.get_run(project, thread_id, run_id)
     if run is None:
         raise _missing(svc, project, thread_id, run_id)
@@ -111,6 +126,7 @@ def get_run(svc: Services, project: str, thread_id: str, run_id: str) -> Record:
 
 
 def list_runs(svc: Services, project: str, thread_id: str, page: PageRequest) -> Page:
+    require_id("thread", thread_id)
     result = svc.store.list_runs(project, thread_id, page)
     if not result.items and svc.store.get_thread(project, thread_id) is None:
         raise errors.thread_not_found(thread_id)
@@ -120,6 +136,7 @@ def list_runs(svc: Services, project: str, thread_id: str, page: PageRequest) ->
 def modify_run(
     svc: Services, project: str, thread_id: str, run_id: str, metadata: dict[str, str] | None
 ) -> Record:
+    _require_run_ids(svc, project, thread_id, run_id)
     run = svc.store.update_run_metadata(project, thread_id, run_id, metadata or {})
     if run is None:
         raise _missing(svc, project, thread_id, run_id)
@@ -128,6 +145,7 @@ def modify_run(
 
 def cancel_run(svc: Services, project: str, thread_id: str, run_id: str) -> Record:
     """Cancel: an executing run goes `cancelling`; one nobody is executing ends `cancelled`."""
+    _require_run_ids(svc, project, thread_id, run_id)
     now = svc.clock.now()
     previous = svc.store.change_run(
         project, thread_id, run_id, transitions.request_cancel(now), base={}, returns="old"
@@ -192,7 +210,7 @@ def submit_tool_outputs(
         current = get_run(svc, project, thread_id, run_id)
         raise errors.no_tool_outputs(current["status"])
     if dispatch:
-        svc.dispatcher.send(run_job(project, thread_id, run_id))
+        hand_off(svc, run_job(project, thread_id, run_id))
     return queued, {**step, **step_changes}
 
 
@@ -228,6 +246,10 @@ def _match_outputs(pending: list[Record], request: SubmitToolOutputs) -> dict[st
 
 
 def get_step(svc: Services, project: str, thread_id: str, run_id: str, step_id: str) -> Record:
+    _require_run_ids(svc, project, thread_id, run_id)
+    if not is_valid_id("step", step_id):
+        get_run(svc, project, thread_id, run_id)  # 404 for a missing thread or run first
+        raise errors.step_not_found(step_id)
     step = svc.store.get_step(project, thread_id, run_id, step_id)
     if step is None:
         get_run(svc, project, thread_id, run_id)  # 404 for a missing thread or run first
@@ -236,6 +258,7 @@ def get_step(svc: Services, project: str, thread_id: str, run_id: str, step_id: 
 
 
 def list_steps(svc: Services, project: str, thread_id: str, run_id: str, page: PageRequest) -> Page:
+    _require_run_ids(svc, project, thread_id, run_id)
     result = svc.store.list_steps(project, thread_id, run_id, page)
     if not result.items:
         get_run(svc, project, thread_id, run_id)  # 404 for a missing thread or run

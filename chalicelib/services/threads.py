@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from ..dispatch.base import purge_job
 from ..domain import errors, lifecycle
+from ..domain.ids import is_valid_id, require_id
 from ..domain.objects import Record, new_thread, new_user_message
 from ..domain.pagination import Page, PageRequest
 from ..domain.requests import CreateMessage, CreateThread, ModifyMetadata, ModifyThread
 from ..store.store import ThreadConflict
 from .context import Services
+from .handoff import hand_off
 from .settle import settle_run
+
+log = logging.getLogger(__name__)
 
 
 def build_thread(request: CreateThread | None, now: int) -> tuple[Record, list[Record]]:
@@ -27,6 +33,7 @@ def create_thread(svc: Services, project: str, request: CreateThread) -> Record:
 
 
 def get_thread(svc: Services, project: str, thread_id: str) -> Record:
+    require_id("thread", thread_id)
     thread = svc.store.get_thread(project, thread_id)
     if thread is None:
         raise errors.thread_not_found(thread_id)
@@ -34,6 +41,7 @@ def get_thread(svc: Services, project: str, thread_id: str) -> Record:
 
 
 def modify_thread(svc: Services, project: str, thread_id: str, request: ModifyThread) -> Record:
+    require_id("thread", thread_id)
     changes = request.model_dump(exclude_unset=True)
     if changes.get("metadata", {}) is None:
         changes["metadata"] = {}
@@ -50,10 +58,12 @@ def delete_thread(svc: Services, project: str, thread_id: str) -> dict[str, obje
     `delete_inline_items` items; only a larger thread's remainder goes to a purge job (until
     that finishes, the remainder can still be read: README, Limits).
     """
+    require_id("thread", thread_id)
     if svc.store.delete_thread(project, thread_id) is None:
         raise errors.thread_not_found(thread_id)
     if not svc.store.purge_thread_items(project, thread_id, svc.settings.delete_inline_items):
-        svc.dispatcher.send(purge_job(project, thread_id))
+        # The thread is gone either way; a lost send leaves its remainder (README, Limits).
+        hand_off(svc, purge_job(project, thread_id))
     return {"id": thread_id, "object": "thread.deleted", "deleted": True}
 
 
@@ -85,6 +95,7 @@ class ThreadBusy(Exception):
 
 
 def add_message(svc: Services, project: str, thread_id: str, request: CreateMessage) -> Record:
+    require_id("thread", thread_id)
     message = new_user_message(thread_id, request, svc.clock.now())
     stale: str | None = None
     for _ in range(3):
@@ -100,10 +111,18 @@ def add_message(svc: Services, project: str, thread_id: str, request: CreateMess
 
 
 def get_message(svc: Services, project: str, thread_id: str, message_id: str) -> Record:
+    _require_message_ids(svc, project, thread_id, message_id)
     message = svc.store.get_message(project, thread_id, message_id)
     if message is None:
         raise _message_or_thread_missing(svc, project, thread_id, message_id)
     return message
+
+
+def _require_message_ids(svc: Services, project: str, thread_id: str, message_id: str) -> None:
+    """IDs of the wrong shape answer as unknown ones do, before either reaches a key."""
+    require_id("thread", thread_id)
+    if not is_valid_id("message", message_id):
+        raise _message_or_thread_missing(svc, project, thread_id, message_id)
 
 
 def _message_or_thread_missing(
@@ -119,6 +138,7 @@ def modify_message(
 ) -> Record:
     if "metadata" not in request.model_fields_set:
         return get_message(svc, project, thread_id, message_id)
+    _require_message_ids(svc, project, thread_id, message_id)
     changes = {"metadata": request.metadata or {}}
     updated = svc.store.update_message(project, thread_id, message_id, changes)
     if updated is None:
@@ -129,6 +149,7 @@ def modify_message(
 def delete_message(
     svc: Services, project: str, thread_id: str, message_id: str
 ) -> dict[str, object]:
+    _require_message_ids(svc, project, thread_id, message_id)
     if not svc.store.delete_message(project, thread_id, message_id):
         raise _message_or_thread_missing(svc, project, thread_id, message_id)
     return {"id": message_id, "object": "thread.message.deleted", "deleted": True}
@@ -137,6 +158,7 @@ def delete_message(
 def list_messages(
     svc: Services, project: str, thread_id: str, page: PageRequest, run_id: str | None
 ) -> Page:
+    require_id("thread", thread_id)
     result = svc.store.list_messages(project, thread_id, page, run_id)
     if not result.items:
         get_thread(svc, project, thread_id)
@@ -144,7 +166,14 @@ def list_messages(
 
 
 def purge_thread(svc: Services, project: str, thread_id: str) -> bool:
-    """Delete a deleted thread's items in batches; False when some remain for a next pass."""
+    """Delete a deleted thread's items in batches; False when some remain for a next pass.
+
+    Only a deleted thread is purged: a job naming a live thread (forged, or mistaken) does
+    nothing. A failed re-queue raises, so the queue delivers this job again.
+    """
+    if not is_valid_id("thread", thread_id) or svc.store.get_thread(project, thread_id):
+        log.warning("ignoring a purge job for a thread that is not deleted: %s", thread_id[:100])
+        return True
     done = svc.store.purge_thread_items(project, thread_id)
     if not done:
         svc.dispatcher.send(purge_job(project, thread_id))
