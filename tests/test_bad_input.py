@@ -51,7 +51,7 @@ def svc(dynamodb: Any) -> Services:
 
 
 def seen_keys(svc: Services) -> set[str]:
-    client = svc.store.client
+    client = svc.store.engine.client  # type: ignore[attr-defined]
     assert isinstance(client, KeyLimitClient)
     return set(client.keys)
 
@@ -1104,11 +1104,17 @@ def test_a_json_body_without_a_json_content_type_is_a_415(api: Api, svc: Service
 # ------------------------------------------------------------------------------------------------
 
 
-def test_the_key_limit_double_refuses_what_dynamodb_refuses(svc: Services) -> None:
-    """The check above could fail: over-long keys raise DynamoDB's ValidationException."""
-    from botocore.exceptions import ClientError
-
+@pytest.mark.parametrize("engine", ["key-limited moto", "sqlite"])
+def test_the_engines_refuse_what_dynamodb_refuses(
+    svc: Services, sqlite_engine: Any, engine: str
+) -> None:
+    """The check above could fail: over-long keys raise DynamoDB's ValidationException (the
+    double on moto), and the embedded engine refuses them the same way."""
     from chalicelib.store import keys
+    from chalicelib.store.engine import StoreError as ClientError
+
+    if engine == "sqlite":
+        svc = make_services(sqlite_engine)
 
     project = "p"
     long_thread = "t" * 2048

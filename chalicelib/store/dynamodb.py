@@ -349,7 +349,10 @@ class DynamoDBEngine:
         kwargs.update(expression.kwargs())
         items: list[Item] = []
         while True:  # a filter can leave a page short: read on until `limit` or the end
-            response = self.client.query(**kwargs)
+            try:
+                response = self.client.query(**kwargs)
+            except ClientError as error:
+                raise _refused(error) from None
             items.extend(from_item(i) for i in response.get("Items", []))
             start = response.get("LastEvaluatedKey")
             if len(items) >= key_range.limit or not start:

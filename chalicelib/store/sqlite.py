@@ -77,8 +77,7 @@ def _check_keys(pk: str, sk: str) -> None:
         )
     if len(sk.encode("utf-8", "surrogatepass")) > MAX_SORT_KEY_BYTES:
         raise StoreError(
-            f"Aggregated size of all range keys has exceeded the size limit of "
-            f"{MAX_SORT_KEY_BYTES} bytes"
+            f"Size of range key has exceeded the maximum size limit of {MAX_SORT_KEY_BYTES} bytes"
         )
 
 
@@ -249,6 +248,8 @@ class SqliteEngine:
     # -- ranges and indexes ----------------------------------------------------------------
 
     def query(self, key_range: KeyRange) -> list[Item]:
+        for bound in (key_range.low, key_range.high):
+            _check_keys(key_range.pk, bound)
         sql = "SELECT pk, sk, data FROM items WHERE pk = ? AND sk BETWEEN ? AND ?"
         params: list[Any] = [key_range.pk, key_range.low, key_range.high]
         for attr, value in key_range.equals.items():
