@@ -92,6 +92,9 @@ def prepare(port: int) -> Any:
     # chalice local sends headers and body in two writes: with Nagle's algorithm on, every
     # request on a keep-alive connection (the SDK's) waits ~40 ms for the client's delayed ACK.
     local.ChaliceRequestHandler.disable_nagle_algorithm = True
+    from .streaming import serve_streams
+
+    serve_streams(local.ChaliceRequestHandler)  # stream: true answers frame by frame
     _start_sweeper(float(os.environ.get("SWEEP_INTERVAL_SECONDS", "5")))
 
     return create_local_server(factory, "127.0.0.1", port, "local")
