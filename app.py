@@ -17,6 +17,11 @@ app = Chalice(app_name="assistants-runs")
 for module in (assistants, threads, runs):
     module.router.register(app, get_services)
 
+if os.environ.get("AWS_CHALICE_CLI_MODE") == "true":  # `chalice local`: SSE frames as produced
+    from chalicelib.local.streaming import serve_chalice_local_streams
+
+    serve_chalice_local_streams()
+
 
 # Read when the app is packaged, like the schedule below. The queue name is only a label here:
 # infra/resources.json points the deployed event source at the stack's own queue (JobQueue).

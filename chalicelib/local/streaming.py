@@ -38,7 +38,10 @@ def _write_chunked(handler: Any, response: StreamingResponse) -> None:
 
 
 def serve_streams(handler_class: Any) -> None:
-    """Patch chalice local's request handler class to stream what can stream."""
+    """Patch chalice local's request handler class to stream what can stream (once)."""
+    if getattr(handler_class, "_serves_streams", False):
+        return
+    handler_class._serves_streams = True
     original = handler_class._generic_handle
 
     def generic_handle(self: Any) -> None:
@@ -59,3 +62,10 @@ def serve_streams(handler_class: Any) -> None:
     handler_class._generic_handle = generic_handle
     for method in ("do_GET", "do_PUT", "do_POST", "do_HEAD", "do_DELETE", "do_PATCH", "do_OPTIONS"):
         setattr(handler_class, method, generic_handle)
+
+
+def serve_chalice_local_streams() -> None:
+    """For `chalice local` (app.py calls this in Chalice's CLI mode; `make run` does it itself)."""
+    from chalice import local
+
+    serve_streams(local.ChaliceRequestHandler)
