@@ -237,3 +237,31 @@ def test_the_same_stream_on_the_wire_is_valid_event_by_event(
         "thread.run.completed",
         "done",
     ]
+
+
+def test_other_requests_are_answered_while_a_stream_is_open(
+    slow_server: LiveServer, slow_client: openai.OpenAI, key: str
+) -> None:
+    assistant = slow_client.beta.assistants.create(model="gpt-4o")
+    thread = thread_with(slow_client, "keep streaming")
+    other = thread_with(slow_client, "meanwhile")
+    headers = {"Authorization": f"Bearer {key}", "OpenAI-Beta": "assistants=v2"}
+    deltas_before = deltas_after = 0
+    answered_meanwhile = False
+    with httpx2.Client(base_url=slow_server.base_url, headers=headers, timeout=30) as http:
+        body = {"assistant_id": assistant.id, "stream": True}
+        with http.stream("POST", f"/threads/{thread.id}/runs", json=body) as response:
+            for line in response.iter_lines():
+                if line != "event: thread.message.delta":
+                    continue
+                if answered_meanwhile:
+                    deltas_after += 1
+                    continue
+                deltas_before += 1
+                if deltas_before == 2:
+                    # A second request, a whole create-and-read, while this stream is open.
+                    assert slow_client.beta.threads.retrieve(other.id).id == other.id
+                    listed = slow_client.beta.threads.messages.list(thread_id=other.id)
+                    assert [text_of(m) for m in listed] == ["meanwhile"]
+                    answered_meanwhile = True
+    assert answered_meanwhile and deltas_after >= 10, (deltas_before, deltas_after)
