@@ -35,6 +35,16 @@ def run_worker(event) -> None:  # type: ignore[no-untyped-def]
         handle_job(get_services(), json.loads(record.body))
 
 
+# The three POSTs that can stream are routed to this function (infra/resources.json). Its exec
+# wrapper (chalicelib/lambda_stream/bootstrap) replaces the Python runtime's loop with one that
+# streams responses, so this handler is never called; if it is, the wrapper is missing.
+@app.lambda_function(name="stream_handler")
+def stream_handler(event, context) -> None:  # type: ignore[no-untyped-def]
+    raise RuntimeError(
+        "stream_handler runs under AWS_LAMBDA_EXEC_WRAPPER (lambda_stream/bootstrap)"
+    )
+
+
 # Read when the app is packaged: the schedule is part of the deployed template.
 SWEEP_EVERY_MINUTES = int(os.environ.get("SWEEP_EVERY_MINUTES", "1"))
 

@@ -53,6 +53,10 @@ class Settings:
     # re-queues the run, up to run_max_attempts claims in all, then ends it failed.
     run_lease_seconds: int = 60
     run_max_attempts: int = 3
+    # Retrying a throttled / failing model call within one turn (services/provider_calls.py).
+    provider_retry_budget_seconds: int = 60
+    provider_retry_first_delay_ms: int = 500
+    echo_word_delay_ms: int = 0  # the echo model's pace: a pause before each word it streams
     # The sweeper.
     queued_resend_after_seconds: int = 60
     cancelling_finalise_after_seconds: int = 30
@@ -90,6 +94,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         bedrock_region=env.get("BEDROCK_REGION") or None,
         run_lease_seconds=_int(env, "RUN_LEASE_SECONDS", 60),
         run_max_attempts=_int(env, "RUN_MAX_ATTEMPTS", 3),
+        provider_retry_budget_seconds=_int(env, "PROVIDER_RETRY_BUDGET_SECONDS", 60),
+        provider_retry_first_delay_ms=_int(env, "PROVIDER_RETRY_FIRST_DELAY_MS", 500),
+        echo_word_delay_ms=_int(env, "ECHO_WORD_DELAY_MS", 0),
         queued_resend_after_seconds=_int(env, "QUEUED_RESEND_AFTER_SECONDS", 60),
         cancelling_finalise_after_seconds=_int(env, "CANCELLING_FINALISE_AFTER_SECONDS", 30),
         sweep_max_runs=_int(env, "SWEEP_MAX_RUNS", 1000),

@@ -404,7 +404,8 @@ def test_streaming_create_run_returns_the_events_in_order(
         "thread.run.step.in_progress",
         "thread.message.created",
         "thread.message.in_progress",
-        "thread.message.delta",
+        "thread.message.delta",  # "hi " (echo streams its reply word by word)
+        "thread.message.delta",  # "there"
         "thread.message.completed",
         "thread.run.step.completed",
         "thread.run.completed",

@@ -26,12 +26,25 @@ from chalicelib.store.dynamodb import table_definition
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_ZIP_BYTES = 10 * 1024 * 1024
-FUNCTIONS = {"api": "APIHandler", "worker": "RunWorker", "sweeper": "Sweeper"}
+FUNCTIONS = {
+    "api": "APIHandler",
+    "worker": "RunWorker",
+    "sweeper": "Sweeper",
+    "stream": "StreamHandler",
+}
 LOG_GROUPS = {
     "api": "ApiHandlerLogGroup",
     "worker": "RunWorkerLogGroup",
     "sweeper": "SweeperLogGroup",
+    "stream": "StreamHandlerLogGroup",
 }
+# The three POSTs that can stream, routed to the streaming function.
+STREAMING_ROUTES = (
+    "/v1/threads/{thread_id}/runs",
+    "/v1/threads/runs",
+    "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
+)
+MODEL_ACTIONS = {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}
 
 # Statements allowed to use "Resource": "*", each with the reason it cannot name a resource.
 # Today there are none: every statement names the table, its indexes, the queue, a log group,
@@ -186,6 +199,7 @@ def test_functions_have_stage_config_and_the_stack_resources(packaged: Packaged)
     assert packaged.function("api")["Timeout"] <= 30  # API Gateway gives up after 29 s
     assert packaged.function("worker")["Timeout"] == 120
     assert packaged.function("sweeper")["Timeout"] == 60
+    assert packaged.function("stream")["Timeout"] == 900  # a streamed turn: up to 15 minutes
 
 
 def _statements(packaged: Packaged) -> dict[str, list[dict[str, Any]]]:
@@ -251,10 +265,12 @@ def test_each_function_has_its_own_least_privilege_role(packaged: Packaged) -> N
     indexes = {"Fn::Sub": "${RunsTable.Arn}/index/*"}
     assert _actions(roles["sweeper"], indexes) == {"dynamodb:Query"}
     assert "sqs:ReceiveMessage" not in _actions(roles["api"]) | _actions(roles["sweeper"])
-    # The worker calls models; so does the API for `stream: true` (the run executes inline).
-    for role in ("worker", "api"):
-        assert _actions(roles[role]) >= {"bedrock:InvokeModel"}
-    assert not any(a.startswith("bedrock:") for a in _actions(roles["sweeper"]))
+    # The worker and the streaming function run turns (through ConverseStream); the API and
+    # the sweeper never call a model.
+    for role in ("worker", "stream"):
+        assert _actions(roles[role]) >= MODEL_ACTIONS
+    for role in ("api", "sweeper"):
+        assert not any(a.startswith("bedrock:") for a in _actions(roles[role]))
     for role, log_group in LOG_GROUPS.items():
         arn = {"Fn::GetAtt": [log_group, "Arn"]}
         assert _actions(roles[role], arn) == {"logs:CreateLogStream", "logs:PutLogEvents"}
@@ -262,6 +278,43 @@ def test_each_function_has_its_own_least_privilege_role(packaged: Packaged) -> N
         assert not any(
             a.startswith("logs:") for a in _actions(roles[role]) - _actions(roles[role], arn)
         )
+
+
+def test_the_streaming_posts_go_to_the_streaming_function(packaged: Packaged) -> None:
+    paths = packaged.resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    streaming_uri = (
+        "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2021-11-15/functions/"
+        "${StreamHandler.Arn}/response-streaming-invocations"
+    )
+    for path in STREAMING_ROUTES:
+        integration = paths[path]["post"]["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy", path
+        assert integration["httpMethod"] == "POST", path  # how API Gateway calls Lambda
+        assert integration["uri"] == {"Fn::Sub": streaming_uri}, path
+        assert integration["responseTransferMode"] == "STREAM", path
+        # A streamed integration may run up to 15 minutes; the function may not end first.
+        assert integration["timeoutInMillis"] == 900_000, path
+        assert packaged.function("stream")["Timeout"] * 1000 >= integration["timeoutInMillis"]
+    # Every other method and route stays on the Chalice handler, buffered.
+    for path, methods in paths.items():
+        for method, operation in methods.items():
+            integration = operation.get("x-amazon-apigateway-integration")
+            if integration is None or (path in STREAMING_ROUTES and method == "post"):
+                continue
+            assert "${APIHandler.Arn}/invocations" in integration["uri"]["Fn::Sub"], (path, method)
+            assert integration.get("responseTransferMode", "BUFFERED") == "BUFFERED"
+    stream = packaged.function("stream")
+    wrapper = stream["Environment"]["Variables"]["AWS_LAMBDA_EXEC_WRAPPER"]
+    assert wrapper == "/var/task/chalicelib/lambda_stream/bootstrap"
+    with zipfile.ZipFile(packaged.out / "deployment.zip") as archive:
+        info = archive.getinfo("chalicelib/lambda_stream/bootstrap")
+        assert (info.external_attr >> 16) & 0o111, "the exec wrapper must be executable"
+        assert archive.read(info).startswith(b"#!/bin/sh")
+    permission = packaged.resources["StreamHandlerInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Ref": "StreamHandler"}
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert permission["Action"] == "lambda:InvokeFunction"  # covers InvokeWithResponseStream
+    assert permission["SourceArn"]["Fn::Sub"][1] == {"RestAPIId": {"Ref": "RestAPI"}}
 
 
 def _dynamodb_actions_used() -> set[str]:

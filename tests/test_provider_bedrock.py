@@ -14,6 +14,13 @@ from botocore.stub import Stubber
 
 from chalicelib.models.base import ChatMessage, ModelRequest, ModelResponse, ProviderError, ToolCall
 from chalicelib.models.bedrock import JSON_OBJECT_HINT, NO_TOOLS_HINT, BedrockProvider
+from tests.support.bedrock_stream import (
+    EventStreamStubber,
+    converse_stream_response,
+    event,
+    events_of,
+    exception,
+)
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 WEATHER = {
@@ -49,9 +56,16 @@ def client() -> Any:
 
 @pytest.fixture
 def stubber(client: Any) -> Iterator[Stubber]:
-    with Stubber(client) as stub:
+    with EventStreamStubber(client) as stub:
         yield stub
         stub.assert_no_pending_responses()
+
+
+def add_stream(stubber: Stubber, client: Any, reply: dict[str, Any], expected: Any = None) -> None:
+    """Answer the next ConverseStream call with `reply` (a Converse-shaped reply), streamed."""
+    stubber.add_response(
+        "converse_stream", converse_stream_response(client, events_of(reply)), expected
+    )
 
 
 def _request(**overrides: Any) -> ModelRequest:
@@ -158,7 +172,7 @@ def test_tool_round_request_and_tool_use_response(client: Any, stubber: Stubber)
         "usage": {"inputTokens": 120, "outputTokens": 30, "totalTokens": 150},
         "metrics": {"latencyMs": 42},
     }
-    stubber.add_response("converse", reply, expected)
+    add_stream(stubber, client, reply, expected)
 
     result = BedrockProvider(client=client).complete(_tool_round_request())
 
@@ -190,7 +204,7 @@ def test_parallel_tool_calls_false_keeps_the_first_call(client: Any, stubber: St
         "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2},
         "metrics": {"latencyMs": 1},
     }
-    stubber.add_response("converse", reply)
+    add_stream(stubber, client, reply)
     request = _request(tools=(TIME,), parallel_tool_calls=False)
     result = BedrockProvider(client=client).complete(request)
     assert result.tool_calls == (ToolCall("t1", "get_time", "{}"),)
@@ -210,7 +224,7 @@ def test_text_reply_cut_at_max_tokens_is_truncated(client: Any, stubber: Stubber
         "messages": [{"role": "user", "content": [{"text": "Tell a story"}]}],
         "inferenceConfig": {"maxTokens": 3},
     }
-    stubber.add_response("converse", reply, expected)
+    add_stream(stubber, client, reply, expected)
     request = _request(messages=(ChatMessage("user", "Tell a story"),), max_completion_tokens=3)
     result = BedrockProvider(client=client).complete(request)
     assert result == ModelResponse(
@@ -227,7 +241,7 @@ def test_same_role_messages_merge_and_blank_text_is_dropped(client: Any, stubber
             {"role": "user", "content": [{"text": "four"}]},
         ],
     }
-    stubber.add_response("converse", TEXT_REPLY, expected)
+    add_stream(stubber, client, TEXT_REPLY, expected)
     messages = (
         ChatMessage("user", "one"),
         ChatMessage("user", "two"),
@@ -243,7 +257,7 @@ def test_tool_choice_none_without_tool_history_sends_no_tool_config(
     client: Any, stubber: Stubber
 ) -> None:
     expected = {"modelId": MODEL, "messages": [{"role": "user", "content": [{"text": "Hi"}]}]}
-    stubber.add_response("converse", TEXT_REPLY, expected)
+    add_stream(stubber, client, TEXT_REPLY, expected)
     request = _request(tools=(WEATHER,), tool_choice="none")
     result = BedrockProvider(client=client).complete(request)
     assert result.text == "Hello"
@@ -297,7 +311,7 @@ def test_tool_choice_none_with_tool_history_keeps_tools_on_auto(
             "toolChoice": {"auto": {}},
         },
     }
-    stubber.add_response("converse", reply, expected)
+    add_stream(stubber, client, reply, expected)
     request = _request(
         messages=(
             ChatMessage("user", "Weather?"),
@@ -331,7 +345,7 @@ def test_named_tool_choice_and_json_response_format(client: Any, stubber: Stubbe
             "toolChoice": {"tool": {"name": "get_time"}},
         },
     }
-    stubber.add_response("converse", TEXT_REPLY, expected)
+    add_stream(stubber, client, TEXT_REPLY, expected)
     request = _request(
         instructions="Be brief.",
         tools=(TIME,),
@@ -344,14 +358,16 @@ def test_named_tool_choice_and_json_response_format(client: Any, stubber: Stubbe
 def test_json_schema_response_format_puts_the_schema_in_the_system_prompt(
     client: Any, stubber: Stubber
 ) -> None:
-    stubber.add_response("converse", TEXT_REPLY)
+    add_stream(stubber, client, TEXT_REPLY)
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
     request = _request(
         response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": schema}}
     )
     provider = BedrockProvider(client=client)
     sent: list[dict[str, Any]] = []
-    client.meta.events.register("provide-client-params.bedrock-runtime.Converse", _record(sent))
+    client.meta.events.register(
+        "provide-client-params.bedrock-runtime.ConverseStream", _record(sent)
+    )
     provider.complete(request)
     system = sent[0]["system"][0]["text"]
     assert "JSON Schema" in system
@@ -367,7 +383,7 @@ def _record(sent: list[dict[str, Any]]) -> Any:
 
 def test_throttling_is_rate_limit_exceeded(client: Any, stubber: Stubber) -> None:
     stubber.add_client_error(
-        "converse", "ThrottlingException", "Too many requests, please wait.", 429
+        "converse_stream", "ThrottlingException", "Too many requests, please wait.", 429
     )
     with pytest.raises(ProviderError) as caught:
         BedrockProvider(client=client).complete(_request())
@@ -376,7 +392,7 @@ def test_throttling_is_rate_limit_exceeded(client: Any, stubber: Stubber) -> Non
 
 
 def test_internal_server_error_is_server_error(client: Any, stubber: Stubber) -> None:
-    stubber.add_client_error("converse", "InternalServerException", "Boom", 500)
+    stubber.add_client_error("converse_stream", "InternalServerException", "Boom", 500)
     with pytest.raises(ProviderError) as caught:
         BedrockProvider(client=client).complete(_request())
     assert caught.value.code == "server_error"
@@ -387,7 +403,7 @@ def test_connection_failure_is_server_error(monkeypatch: pytest.MonkeyPatch) -> 
     from botocore.exceptions import EndpointConnectionError
 
     class Unreachable:
-        def converse(self, **_: Any) -> dict[str, Any]:
+        def converse_stream(self, **_: Any) -> dict[str, Any]:
             raise EndpointConnectionError(endpoint_url="https://bedrock-runtime.example")
 
     with pytest.raises(ProviderError) as caught:
@@ -420,3 +436,81 @@ def test_importing_the_provider_does_not_import_boto3() -> None:
     )
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
+
+
+class _Listener:
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.calls: list[tuple[int, str, str, str]] = []
+
+    def on_text(self, delta: str) -> None:
+        self.text.append(delta)
+
+    def on_tool_call(self, index: int, call_id: str, name: str, arguments_delta: str) -> None:
+        self.calls.append((index, call_id, name, arguments_delta))
+
+
+def test_converse_stream_events_reach_the_listener_as_they_arrive(
+    client: Any, stubber: Stubber
+) -> None:
+    """Text deltas, then a toolUse block's input in pieces (its block index is 1, its call 0)."""
+    messages = [
+        event("messageStart", {"role": "assistant"}),
+        event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Let me "}}),
+        event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "check."}}),
+        event("contentBlockStop", {"contentBlockIndex": 0}),
+        event(
+            "contentBlockStart",
+            {
+                "contentBlockIndex": 1,
+                "start": {"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather"}},
+            },
+        ),
+        event(
+            "contentBlockDelta", {"contentBlockIndex": 1, "delta": {"toolUse": {"input": '{"ci'}}}
+        ),
+        event(
+            "contentBlockDelta",
+            {"contentBlockIndex": 1, "delta": {"toolUse": {"input": 'ty": "Oslo"}'}}},
+        ),
+        event("contentBlockStop", {"contentBlockIndex": 1}),
+        event("messageStop", {"stopReason": "tool_use"}),
+        event(
+            "metadata",
+            {
+                "usage": {"inputTokens": 30, "outputTokens": 12, "totalTokens": 42},
+                "metrics": {"latencyMs": 5},
+            },
+        ),
+    ]
+    stubber.add_response("converse_stream", converse_stream_response(client, messages))
+    listener = _Listener()
+    result = BedrockProvider(client=client).complete(_request(tools=(WEATHER,)), listener)
+
+    assert listener.text == ["Let me ", "check."]
+    assert listener.calls == [
+        (0, "tooluse_1", "get_weather", ""),
+        (0, "tooluse_1", "get_weather", '{"ci'),
+        (0, "tooluse_1", "get_weather", 'ty": "Oslo"}'),
+    ]
+    assert result == ModelResponse(
+        text="Let me check.",
+        tool_calls=(ToolCall("tooluse_1", "get_weather", '{"city": "Oslo"}'),),
+        prompt_tokens=30,
+        completion_tokens=12,
+    )
+    assert "".join(c[3] for c in listener.calls) == result.tool_calls[0].arguments
+
+
+def test_a_throttling_exception_inside_the_stream_is_rate_limit_exceeded(
+    client: Any, stubber: Stubber
+) -> None:
+    messages = [
+        event("messageStart", {"role": "assistant"}),
+        exception("throttlingException", "Too many tokens, slow down."),
+    ]
+    stubber.add_response("converse_stream", converse_stream_response(client, messages))
+    with pytest.raises(ProviderError) as caught:
+        BedrockProvider(client=client).complete(_request())
+    assert caught.value.code == "rate_limit_exceeded" and caught.value.retryable
+    assert "Too many tokens" in str(caught.value)

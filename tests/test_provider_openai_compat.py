@@ -54,7 +54,8 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             status, body = server.answers.pop(0) if server.answers else (500, {"error": "none"})
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            sse = isinstance(body, bytes) and body.startswith(b"data:")
+            self.send_header("Content-Type", "text/event-stream" if sse else "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -210,6 +211,8 @@ def test_request_body_headers_and_tool_calls_answer(server: FakeServer) -> None:
         "temperature": 0.2,
         "top_p": 0.8,
         "max_tokens": 128,
+        "stream": True,
+        "stream_options": {"include_usage": True},
     }
 
 
@@ -244,6 +247,8 @@ def test_minimal_request_omits_optional_fields(server: FakeServer) -> None:
                 ],
             },
         ],
+        "stream": True,
+        "stream_options": {"include_usage": True},
     }
 
 
@@ -343,3 +348,89 @@ def test_count_prompt_tokens_is_a_character_estimate() -> None:
         messages=(ChatMessage("user", "hello"), ChatMessage("tool", "xy", tool_call_id="c")),
     )
     assert OpenAICompatibleProvider("http://127.0.0.1:1/v1").count_prompt_tokens(request) == 3
+
+
+class _Listener:
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.calls: list[tuple[int, str, str, str]] = []
+
+    def on_text(self, delta: str) -> None:
+        self.text.append(delta)
+
+    def on_tool_call(self, index: int, call_id: str, name: str, arguments_delta: str) -> None:
+        self.calls.append((index, call_id, name, arguments_delta))
+
+
+def _sse(*chunks: dict[str, Any]) -> bytes:
+    frames = [f"data: {json.dumps({'object': 'chat.completion.chunk', **c})}\n\n" for c in chunks]
+    return ("".join(frames) + ": keep-alive comment\n\ndata: [DONE]\n\n").encode()
+
+
+def _delta(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    return {"choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+
+
+def test_streamed_text_tool_calls_split_over_chunks_and_the_usage_chunk(
+    server: FakeServer,
+) -> None:
+    call = {"index": 0, "id": "call_a", "type": "function"}
+    server.answer(
+        _sse(
+            _delta({"role": "assistant", "content": ""}),
+            _delta({"content": "Checking"}),
+            _delta({"content": " now."}),
+            _delta(
+                {"tool_calls": [{**call, "function": {"name": "get_weather", "arguments": ""}}]}
+            ),
+            _delta({"tool_calls": [{"index": 0, "function": {"arguments": '{"city"'}}]}),
+            _delta(
+                {
+                    "tool_calls": [
+                        {"index": 1, "id": "call_b", "function": {"name": "get_time"}},
+                        {"index": 0, "function": {"arguments": ':"Lyon"}'}},
+                    ]
+                }
+            ),
+            _delta({"tool_calls": [{"index": 1, "function": {"arguments": "{}"}}]}),
+            _delta({}, "tool_calls"),
+            {"choices": [], "usage": {"prompt_tokens": 21, "completion_tokens": 9}},
+        )
+    )
+    listener = _Listener()
+    result = OpenAICompatibleProvider(server.base_url).complete(
+        _request(tools=(WEATHER, TIME)), listener
+    )
+    assert listener.text == ["Checking", " now."]
+    assert listener.calls == [
+        (0, "call_a", "get_weather", ""),
+        (0, "call_a", "get_weather", '{"city"'),
+        (1, "call_b", "get_time", ""),
+        (0, "call_a", "get_weather", ':"Lyon"}'),
+        (1, "call_b", "get_time", "{}"),
+    ]
+    assert result == ModelResponse(
+        text="Checking now.",
+        tool_calls=(
+            ToolCall("call_a", "get_weather", '{"city":"Lyon"}'),
+            ToolCall("call_b", "get_time", "{}"),
+        ),
+        prompt_tokens=21,
+        completion_tokens=9,
+    )
+    [sent] = server.requests
+    assert sent.headers["accept"] == "text/event-stream"
+
+
+def test_a_stream_cut_at_length_is_truncated(server: FakeServer) -> None:
+    server.answer(_sse(_delta({"content": "one two"}), _delta({}, "length")))
+    result = OpenAICompatibleProvider(server.base_url).complete(_request())
+    assert result.text == "one two" and result.truncated
+
+
+def test_an_error_inside_the_stream_is_server_error(server: FakeServer) -> None:
+    server.answer(_sse(_delta({"content": "partial"}), {"error": {"message": "model crashed"}}))
+    with pytest.raises(ProviderError) as caught:
+        OpenAICompatibleProvider(server.base_url).complete(_request())
+    assert caught.value.code == "server_error"
+    assert "model crashed" in str(caught.value)

@@ -70,7 +70,7 @@ class SlowProvider:
     def count_prompt_tokens(self, request: ModelRequest) -> int:
         return self.inner.count_prompt_tokens(request)
 
-    def complete(self, request: ModelRequest) -> ModelResponse:
+    def complete(self, request: ModelRequest, listener: object = None) -> ModelResponse:
         self.started.set()
         time.sleep(self.delay)
         try:

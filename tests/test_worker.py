@@ -19,12 +19,12 @@ class FailingProvider:
     def count_prompt_tokens(self, request: ModelRequest) -> int:
         return 1
 
-    def complete(self, request: ModelRequest) -> ModelResponse:
+    def complete(self, request: ModelRequest, listener: object = None) -> ModelResponse:
         raise ProviderError("the model is unavailable", code=self.code)  # type: ignore[arg-type]
 
 
 class CrashingProvider(FailingProvider):
-    def complete(self, request: ModelRequest) -> ModelResponse:
+    def complete(self, request: ModelRequest, listener: object = None) -> ModelResponse:
         raise KeyError("unexpected")
 
 

@@ -133,7 +133,7 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
-def _admit(svc: Services, request: Any, raw_body: bytes) -> str:
+def admit(svc: Services, request: Any, raw_body: bytes) -> str:
     """The checks every request passes, in the hosted API's order; returns the caller's project."""
     if len(raw_body) > svc.settings.max_body_bytes:
         raise ApiError(
@@ -167,7 +167,7 @@ def _view(app: Chalice, handlers: dict[str, Handler], services: Callable[[], Ser
                 )
             svc = services()
             raw_body = request.raw_body or b""
-            project = _admit(svc, request, raw_body)
+            project = admit(svc, request, raw_body)
             query = dict(request.query_params or {})
             multi = {k: request.query_params.getlist(k) for k in query} if query else {}
             api_request = ApiRequest(svc, project, query, multi, raw_body)

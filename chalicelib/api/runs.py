@@ -10,15 +10,16 @@ from ..domain.objects import to_wire
 from ..domain.pagination import list_body, parse_page_request
 from ..domain.requests import CreateRun, CreateThreadAndRun, ModifyMetadata, SubmitToolOutputs
 from ..services import runs, streams
-from ..services.events import EventList
 from .router import ApiRequest, Router, json_response
 
 router = Router()
 
 
-def _sse(events: EventList) -> Response:
+def _sse(turn: streams.StreamTurn) -> Response:
+    """The whole stream as one body: only where the streaming entry (api/streaming.py) is not
+    in front of these routes, e.g. chalice.test.Client."""
     return Response(
-        body=events.to_sse(),
+        body=turn.collect().to_sse(),
         status_code=200,
         headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"},
     )
@@ -35,7 +36,7 @@ def create_run(req: ApiRequest, thread_id: str) -> Response:
     runs.check_include(req.query_list("include[]"))
     request = req.body(CreateRun)
     if request.stream:
-        return _sse(streams.create_run_stream(req.svc, req.project, thread_id, request))
+        return _sse(streams.start_create_run(req.svc, req.project, thread_id, request))
     return _run(req, runs.create_run(req.svc, req.project, thread_id, request))
 
 
@@ -43,7 +44,7 @@ def create_run(req: ApiRequest, thread_id: str) -> Response:
 def create_thread_and_run(req: ApiRequest) -> Response:
     request = req.body(CreateThreadAndRun)
     if request.stream:
-        return _sse(streams.create_thread_and_run_stream(req.svc, req.project, request))
+        return _sse(streams.start_create_thread_and_run(req.svc, req.project, request))
     _, run = runs.create_thread_and_run(req.svc, req.project, request)
     return _run(req, run)
 
@@ -74,10 +75,8 @@ def cancel_run(req: ApiRequest, thread_id: str, run_id: str) -> Response:
 def submit_tool_outputs(req: ApiRequest, thread_id: str, run_id: str) -> Response:
     request = req.body(SubmitToolOutputs)
     if request.stream:
-        events = streams.submit_tool_outputs_stream(
-            req.svc, req.project, thread_id, run_id, request
-        )
-        return _sse(events)
+        turn = streams.start_submit_tool_outputs(req.svc, req.project, thread_id, run_id, request)
+        return _sse(turn)
     run, _ = runs.submit_tool_outputs(req.svc, req.project, thread_id, run_id, request)
     return _run(req, run)
 

@@ -175,6 +175,10 @@ class HardenedHandling:
         except Refusal as refusal:
             self._send_json(refusal.status, error_body(refusal.message, refusal.code))
             return
+        from .streaming import stream_if_asked  # imported here: only the local stage needs it
+
+        if stream_if_asked(self, headers, body):
+            return
         method = "GET" if self.command == "HEAD" else self.command
         try:
             response = self.local_gateway.handle_request(

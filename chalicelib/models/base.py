@@ -58,15 +58,42 @@ class ProviderError(Exception):
     """A provider call that failed; `code` is what the run's last_error reports."""
 
     def __init__(
-        self, message: str, code: Literal["server_error", "rate_limit_exceeded"] = "server_error"
+        self,
+        message: str,
+        code: Literal["server_error", "rate_limit_exceeded"] = "server_error",
+        retryable: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
+        # Throttling, 5xx answers, timeouts: asking again may work (see executor's retries).
+        self.retryable = retryable
+
+
+class StreamListener(Protocol):
+    """Told about a reply while the model writes it; the returned ModelResponse is the whole."""
+
+    def on_text(self, delta: str) -> None:
+        """Text that just arrived."""
+        ...
+
+    def on_tool_call(self, index: int, call_id: str, name: str, arguments_delta: str) -> None:
+        """A piece of tool call `index`'s arguments (the first piece names the call)."""
+        ...
+
+
+class NullListener:
+    def on_text(self, delta: str) -> None:
+        return None
+
+    def on_tool_call(self, index: int, call_id: str, name: str, arguments_delta: str) -> None:
+        return None
 
 
 class ModelProvider(Protocol):
-    def complete(self, request: ModelRequest) -> ModelResponse:
-        """Ask the model for one turn. Raises ProviderError on failure."""
+    def complete(
+        self, request: ModelRequest, listener: StreamListener | None = None
+    ) -> ModelResponse:
+        """Ask the model for one turn, streaming it to `listener`. Raises ProviderError."""
         ...
 
     def count_prompt_tokens(self, request: ModelRequest) -> int:

@@ -15,18 +15,44 @@ Mapping notes (Converse differs from chat completions in a few places):
   call any; tool calls it returns anyway are dropped.
 - Converse has no JSON mode: for response_format json_object / json_schema a short instruction
   (with the schema, for json_schema) is appended to the system prompt.
+- Replies stream through ConverseStream: text and toolUse input deltas reach the listener as
+  they arrive; usage comes in the closing `metadata` event.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
-from .base import ChatMessage, ModelRequest, ModelResponse, ProviderError, ToolCall
+from .base import (
+    ChatMessage,
+    ModelRequest,
+    ModelResponse,
+    NullListener,
+    ProviderError,
+    StreamListener,
+    ToolCall,
+)
 from .estimate import estimate_prompt_tokens
 
 RATE_LIMIT_CODES = frozenset(
-    {"ThrottlingException", "ServiceQuotaExceededException", "TooManyRequestsException"}
+    {
+        "ThrottlingException",
+        "ServiceQuotaExceededException",
+        "TooManyRequestsException",
+        "throttlingException",  # as ConverseStream names its in-stream errors
+    }
+)
+RETRYABLE_SERVER_CODES = frozenset(
+    {
+        "InternalServerException",
+        "ServiceUnavailableException",
+        "ModelNotReadyException",
+        "internalServerException",
+        "serviceUnavailableException",
+        "modelStreamErrorException",
+    }
 )
 EMPTY_TOOL_OUTPUT = "(no output)"
 JSON_OBJECT_HINT = "Respond with a single valid JSON object only, with no other text."
@@ -232,6 +258,91 @@ def parse_converse_response(
     )
 
 
+@dataclass
+class _ToolUseSoFar:
+    index: int
+    id: str
+    name: str
+    input: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ConverseStreamReader:
+    """Assembles a ConverseStream reply from its events, telling the listener as it goes."""
+
+    listener: StreamListener
+    parallel_tool_calls: bool = True
+    refuse_tools: bool = False
+    text: list[str] = field(default_factory=list)
+    tools: dict[int, _ToolUseSoFar] = field(default_factory=dict)  # by contentBlockIndex
+    usage: dict[str, Any] = field(default_factory=dict)
+    stop_reason: str | None = None
+
+    def _tool_allowed(self, call_index: int) -> bool:
+        return not self.refuse_tools and (self.parallel_tool_calls or call_index == 0)
+
+    def feed(self, event: dict[str, Any]) -> None:
+        if "contentBlockStart" in event:
+            start = event["contentBlockStart"]
+            use = (start.get("start") or {}).get("toolUse")
+            if use:
+                tool = _ToolUseSoFar(len(self.tools), use["toolUseId"], use["name"])
+                self.tools[start["contentBlockIndex"]] = tool
+                if self._tool_allowed(tool.index):
+                    self.listener.on_tool_call(tool.index, tool.id, tool.name, "")
+        elif "contentBlockDelta" in event:
+            block = event["contentBlockDelta"]
+            delta = block.get("delta") or {}
+            if delta.get("text"):
+                self.text.append(delta["text"])
+                self.listener.on_text(delta["text"])
+            elif "toolUse" in delta:
+                tool = self.tools[block["contentBlockIndex"]]
+                piece = delta["toolUse"].get("input") or ""
+                tool.input.append(piece)
+                if piece and self._tool_allowed(tool.index):
+                    self.listener.on_tool_call(tool.index, tool.id, tool.name, piece)
+        elif "messageStop" in event:
+            self.stop_reason = event["messageStop"].get("stopReason")
+        elif "metadata" in event:
+            self.usage = event["metadata"].get("usage") or {}
+
+    def response(self) -> ModelResponse:
+        calls = [
+            ToolCall(t.id, t.name, _compact_json("".join(t.input)))
+            for t in sorted(self.tools.values(), key=lambda t: t.index)
+            if self._tool_allowed(t.index)
+        ]
+        return ModelResponse(
+            text="".join(self.text),
+            tool_calls=tuple(calls),
+            prompt_tokens=int(self.usage.get("inputTokens") or 0),
+            completion_tokens=int(self.usage.get("outputTokens") or 0),
+            truncated=self.stop_reason == "max_tokens",
+            raw_stop_reason=self.stop_reason,
+        )
+
+
+def _compact_json(arguments: str) -> str:
+    """A streamed toolUse input as sent (so the streamed pieces join to it), if it is a JSON
+    object; anything else becomes {}."""
+    try:
+        value = json.loads(arguments) if arguments else None
+    except ValueError:
+        value = None
+    return arguments if isinstance(value, dict) else "{}"
+
+
+def _client_error(error: Any) -> ProviderError:
+    details = error.response.get("Error") or {}
+    code = str(details.get("Code") or "ClientError")
+    detail = str(details.get("Message") or "")
+    message = _short(f"Bedrock {code}: {detail}" if detail else f"Bedrock {code}")
+    if code in RATE_LIMIT_CODES:
+        return ProviderError(message, code="rate_limit_exceeded", retryable=True)
+    return ProviderError(message, code="server_error", retryable=code in RETRYABLE_SERVER_CODES)
+
+
 class BedrockProvider:
     """A ModelProvider for Bedrock. `client` (a bedrock-runtime client) can be injected."""
 
@@ -258,29 +369,25 @@ class BedrockProvider:
     def count_prompt_tokens(self, request: ModelRequest) -> int:
         return estimate_prompt_tokens(request)
 
-    def complete(self, request: ModelRequest) -> ModelResponse:
+    def complete(
+        self, request: ModelRequest, listener: StreamListener | None = None
+    ) -> ModelResponse:
         from botocore.exceptions import BotoCoreError, ClientError
 
         params, refuse_tools = converse_params(request)
+        reader = ConverseStreamReader(
+            listener or NullListener(), request.parallel_tool_calls, refuse_tools
+        )
         try:
-            response = self.client.converse(**params)
-        except ClientError as error:
-            details = error.response.get("Error") or {}
-            code = str(details.get("Code") or "ClientError")
-            detail = str(details.get("Message") or "")
-            message = _short(f"Bedrock {code}: {detail}" if detail else f"Bedrock {code}")
-            if code in RATE_LIMIT_CODES:
-                raise ProviderError(message, code="rate_limit_exceeded") from None
-            raise ProviderError(message, code="server_error") from None
+            response = self.client.converse_stream(**params)
+            for event in response["stream"]:
+                reader.feed(event)
+        except ClientError as error:  # incl. EventStreamError, raised by in-stream errors
+            raise _client_error(error) from None
         except BotoCoreError as error:
             message = _short(f"Bedrock request failed: {type(error).__name__}: {error}")
-            raise ProviderError(message, code="server_error") from None
-        try:
-            return parse_converse_response(
-                response,
-                parallel_tool_calls=request.parallel_tool_calls,
-                refuse_tools=refuse_tools,
-            )
+            raise ProviderError(message, code="server_error", retryable=True) from None
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             message = f"Bedrock returned an unexpected response: {type(error).__name__}"
             raise ProviderError(message, code="server_error") from None
+        return reader.response()

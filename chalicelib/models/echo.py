@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 from ..domain.ids import new_id
-from .base import ChatMessage, ModelRequest, ModelResponse, ToolCall
+from .base import ChatMessage, ModelRequest, ModelResponse, NullListener, StreamListener, ToolCall
+
+# A tool call's arguments stream in pieces of this many characters, as a real model's would.
+ARGUMENT_PIECE_CHARS = 8
 
 
 def _words(text: str) -> list[str]:
@@ -40,6 +44,11 @@ def _trailing_tool_outputs(messages: tuple[ChatMessage, ...]) -> list[str] | Non
     return list(reversed(outputs)) if outputs else None
 
 
+def word_pieces(text: str) -> list[str]:
+    """`text` cut before each word that follows whitespace: the pieces join back to `text`."""
+    return [piece for piece in re.split(r"(?<=\s)(?=\S)", text) if piece]
+
+
 def _calls_for(request: ModelRequest, last_user: str) -> list[str]:
     names = [t["name"] for t in request.tools]
     choice: Any = request.tool_choice
@@ -55,11 +64,23 @@ def _calls_for(request: ModelRequest, last_user: str) -> list[str]:
 
 
 class EchoProvider:
+    """Replies word by word, `word_delay` seconds apart (0: as fast as it can)."""
+
+    def __init__(self, word_delay: float = 0.0) -> None:
+        self.word_delay = word_delay
+
     def count_prompt_tokens(self, request: ModelRequest) -> int:
         texts = [request.instructions, *(m.text for m in request.messages)]
         return sum(len(_words(t)) for t in texts)
 
-    def complete(self, request: ModelRequest) -> ModelResponse:
+    def complete(
+        self, request: ModelRequest, listener: StreamListener | None = None
+    ) -> ModelResponse:
+        response = self._answer(request)
+        self._stream(response, listener or NullListener())
+        return response
+
+    def _answer(self, request: ModelRequest) -> ModelResponse:
         prompt_tokens = self.count_prompt_tokens(request)
         outputs = _trailing_tool_outputs(request.messages)
         if outputs is not None:
@@ -71,6 +92,21 @@ class EchoProvider:
             calls = tuple(ToolCall(new_id("call"), name, arguments) for name in names)
             return ModelResponse(tool_calls=calls, prompt_tokens=prompt_tokens)
         return self._reply(last_user, request, prompt_tokens)
+
+    def _pause(self) -> None:
+        if self.word_delay > 0:
+            time.sleep(self.word_delay)
+
+    def _stream(self, response: ModelResponse, listener: StreamListener) -> None:
+        for piece in word_pieces(response.text):
+            self._pause()
+            listener.on_text(piece)
+        for index, call in enumerate(response.tool_calls):
+            arguments = call.arguments
+            for start in range(0, len(arguments), ARGUMENT_PIECE_CHARS):
+                self._pause()
+                piece = arguments[start : start + ARGUMENT_PIECE_CHARS]
+                listener.on_tool_call(index, call.id, call.name, piece)
 
     @staticmethod
     def _reply(text: str, request: ModelRequest, prompt_tokens: int) -> ModelResponse:

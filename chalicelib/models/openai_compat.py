@@ -10,6 +10,9 @@ Mapping notes:
   on a request without tools.
 - If `parallel_tool_calls` is false and the server answers with several calls anyway, only the
   first is kept.
+- Replies stream (`stream: true`, with `stream_options.include_usage` for the usage chunk): text
+  and tool-call argument deltas reach the listener as they arrive. A server that ignores
+  `stream` and answers one JSON body is read as such.
 """
 
 from __future__ import annotations
@@ -18,10 +21,19 @@ import http.client
 import json
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.ids import new_id
-from .base import ChatMessage, ModelRequest, ModelResponse, ProviderError, ToolCall
+from .base import (
+    ChatMessage,
+    ModelRequest,
+    ModelResponse,
+    NullListener,
+    ProviderError,
+    StreamListener,
+    ToolCall,
+)
 from .estimate import estimate_prompt_tokens
 
 _MAX_ERROR_CHARS = 300
@@ -121,6 +133,93 @@ def parse_chat_completion(
     )
 
 
+@dataclass
+class _CallSoFar:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+    announced: bool = False
+
+
+@dataclass
+class ChatCompletionStream:
+    """Assembles a streamed chat completion from its chunks, telling the listener as it goes."""
+
+    listener: StreamListener
+    parallel_tool_calls: bool = True
+    text: list[str] = field(default_factory=list)
+    calls: dict[int, _CallSoFar] = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)
+    finish_reason: str | None = None
+
+    def feed(self, chunk: dict[str, Any]) -> None:
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            content = _content_text(delta.get("content"))
+            if content:
+                self.text.append(content)
+                self.listener.on_text(content)
+            for raw in delta.get("tool_calls") or []:
+                self._feed_call(raw)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+
+    def _feed_call(self, raw: dict[str, Any]) -> None:
+        index = int(raw.get("index", len(self.calls)))
+        if not self.parallel_tool_calls and index > 0:
+            return
+        call = self.calls.setdefault(index, _CallSoFar())
+        function = raw.get("function") or {}
+        call.id = call.id or raw.get("id") or ""
+        call.name += function.get("name") or ""
+        piece = function.get("arguments") or ""
+        if not isinstance(piece, str):
+            piece = json.dumps(piece, separators=(",", ":"))
+        call.arguments.append(piece)
+        if not call.id:
+            call.id = new_id("call")
+        if call.name and (piece or not call.announced):
+            self.listener.on_tool_call(index, call.id, call.name, piece)
+            call.announced = True
+
+    def response(self) -> ModelResponse:
+        calls = tuple(
+            ToolCall(c.id, c.name, "".join(c.arguments) or "{}")
+            for _, c in sorted(self.calls.items())
+            if c.name
+        )
+        return ModelResponse(
+            text="".join(self.text),
+            tool_calls=calls,
+            prompt_tokens=int(self.usage.get("prompt_tokens") or 0),
+            completion_tokens=int(self.usage.get("completion_tokens") or 0),
+            truncated=self.finish_reason == "length",
+            raw_stop_reason=self.finish_reason,
+        )
+
+
+def read_event_stream(lines: Any, stream: ChatCompletionStream) -> ModelResponse:
+    """Feed `data:` lines of a server-sent-events body to `stream` until `[DONE]` or the end."""
+    for raw_line in lines:
+        line = raw_line.decode("utf-8").strip() if isinstance(raw_line, bytes) else raw_line
+        if not line.startswith("data:"):
+            continue  # blank separators, comments (": keep-alive"), event names
+        data = line[len("data:") :].strip()
+        if data == "[DONE]":
+            break
+        chunk = json.loads(data)
+        if isinstance(chunk, dict) and chunk.get("error"):
+            detail = chunk["error"]
+            detail = detail.get("message") if isinstance(detail, dict) else detail
+            raise ProviderError(_short(f"model server error mid-stream: {detail}"))
+        stream.feed(chunk)
+    return stream.response()
+
+
 def _http_error_detail(error: urllib.error.HTTPError) -> str:
     try:
         payload = json.loads(error.read(4096) or b"null")
@@ -146,30 +245,45 @@ class OpenAICompatibleProvider:
     def count_prompt_tokens(self, request: ModelRequest) -> int:
         return estimate_prompt_tokens(request)
 
-    def complete(self, request: ModelRequest) -> ModelResponse:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    def complete(
+        self, request: ModelRequest, listener: StreamListener | None = None
+    ) -> ModelResponse:
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        data = json.dumps(chat_completions_body(request)).encode("utf-8")
+        body = {
+            **chat_completions_body(request),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        data = json.dumps(body).encode("utf-8")
         http_request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+        stream = ChatCompletionStream(listener or NullListener(), request.parallel_tool_calls)
         try:
             with urllib.request.urlopen(http_request, timeout=self.timeout) as answer:
-                raw = answer.read()
+                if "text/event-stream" not in answer.headers.get("Content-Type", ""):
+                    payload = json.loads(answer.read())
+                    return parse_chat_completion(
+                        payload, parallel_tool_calls=request.parallel_tool_calls
+                    )
+                return read_event_stream(answer, stream)
         except urllib.error.HTTPError as error:
             detail = _http_error_detail(error)
             message = f"model server answered HTTP {error.code}"
             message = _short(f"{message}: {detail}" if detail else message)
             code = "rate_limit_exceeded" if error.code == 429 else "server_error"
-            raise ProviderError(message, code=code) from None
+            raise ProviderError(
+                message, code=code, retryable=error.code == 429 or error.code >= 500
+            ) from None
         except urllib.error.URLError as error:
             reason = error.reason
             text = reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}"
-            raise ProviderError(_short(f"model server unreachable: {text}")) from None
+            raise ProviderError(
+                _short(f"model server unreachable: {text}"), retryable=True
+            ) from None
         except (OSError, http.client.HTTPException) as error:  # timeouts, resets, bad status
-            raise ProviderError(f"model server request failed: {type(error).__name__}") from None
-        try:
-            payload = json.loads(raw)
-            return parse_chat_completion(payload, parallel_tool_calls=request.parallel_tool_calls)
+            message = f"model server request failed: {type(error).__name__}"
+            raise ProviderError(message, retryable=True) from None
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
             message = f"model server returned an unexpected response: {type(error).__name__}"
             raise ProviderError(message) from None

@@ -16,7 +16,7 @@ def build_provider(settings: Settings) -> ModelProvider:
     if name == "echo":
         from .echo import EchoProvider
 
-        return EchoProvider()
+        return EchoProvider(word_delay=settings.echo_word_delay_ms / 1000)
     if name == "bedrock":
         from .bedrock import BedrockProvider
 

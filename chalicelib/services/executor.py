@@ -21,6 +21,8 @@ from ..models.base import ChatMessage, ModelRequest, ModelResponse, ProviderErro
 from ..models.registry import resolve_model
 from .context import Services
 from .events import EventSink, NullSink
+from .live_turn import LiveTurn
+from .provider_calls import complete_with_retries
 from .runs import finish_cancel
 from .settle import is_past_deadline, settle_run
 
@@ -52,7 +54,7 @@ def advance_run(
     sink.emit("thread.run.in_progress", to_wire(claimed))
     with LeaseKeeper(svc, project, claimed):
         try:
-            outcome = take_turn(svc, project, claimed)
+            outcome = take_turn(svc, project, claimed, sink)
         except ProviderError as error:
             outcome = _failed(claimed, svc.clock.now(), error.code, str(error))
         except Exception:
@@ -224,8 +226,8 @@ def _fit_prompt(svc: Services, request: ModelRequest, budget: int) -> ModelReque
             messages.pop(0)  # never start with an orphaned tool output
 
 
-def take_turn(svc: Services, project: str, run: Record) -> Outcome:
-    """Ask the model once and describe what to write."""
+def take_turn(svc: Services, project: str, run: Record, sink: EventSink | None = None) -> Outcome:
+    """Ask the model once, streaming its events to `sink`, and describe what to write."""
     so_far = run.get("usage_so_far") or {"prompt_tokens": 0, "completion_tokens": 0}
     request = _model_request(svc, run, _conversation(svc, project, run))
     now = svc.clock.now()
@@ -241,20 +243,28 @@ def take_turn(svc: Services, project: str, run: Record) -> Outcome:
             change = _incomplete(run, now, "max_completion_tokens", (0, 0))
             return Outcome(change, [("thread.run.incomplete", {**run, **change.changes})])
         request = replace(request, max_completion_tokens=left)
-    response = svc.provider.complete(request)
-    return _outcome(run, response, svc.clock.now())
+    live = LiveTurn(run, sink or NullSink(), svc.clock.now)
+    response = complete_with_retries(
+        svc.provider,
+        request,
+        live,
+        svc.settings.provider_retry_budget_seconds,
+        svc.settings.provider_retry_first_delay_ms / 1000,
+    )
+    return _outcome(run, response, svc.clock.now(), live)
 
 
-def _outcome(run: Record, response: ModelResponse, now: int) -> Outcome:
+def _outcome(run: Record, response: ModelResponse, now: int, live: LiveTurn) -> Outcome:
     tokens = (response.prompt_tokens, response.completion_tokens)
     events: list[tuple[str, Record]] = []
     items: list[Record] = []
     if response.text or not response.tool_calls:
-        items += _reply_items(run, response, now, events)
+        items += _reply_items(run, response, now, events, live)
     if response.tool_calls:
-        step = _tool_step(run, response, now)
+        step = _tool_step(run, response, now, live.tool_step)
         items.append(step)
-        events += _tool_step_events(step)
+        if live.tool_step is None:  # the provider streamed no pieces: announce the calls now
+            events += _tool_step_events(step)
         so_far = run.get("usage_so_far") or {"prompt_tokens": 0, "completion_tokens": 0}
         calls = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
@@ -299,10 +309,20 @@ def _outcome(run: Record, response: ModelResponse, now: int) -> Outcome:
 
 
 def _reply_items(
-    run: Record, response: ModelResponse, now: int, events: list[tuple[str, Record]]
+    run: Record,
+    response: ModelResponse,
+    now: int,
+    events: list[tuple[str, Record]],
+    live: LiveTurn,
 ) -> list[Record]:
-    """The assistant message and its completed message_creation step, with their events."""
+    """The assistant message and its completed message_creation step, with their events.
+
+    If the reply streamed, the message and step opened then are the ones completed now, and
+    their opening and delta events have been sent already.
+    """
     message = new_assistant_message(run, response.text, now)
+    if live.message is not None and live.message_step is not None:
+        message.update(id=live.message["id"], created_at=live.message["created_at"])
     if response.truncated:
         message.update(
             status="incomplete",
@@ -314,6 +334,8 @@ def _reply_items(
         run, "message_creation", {"type": "message_creation", "message_creation": {}}, now
     )
     step["step_details"]["message_creation"]["message_id"] = message["id"]
+    if live.message_step is not None:
+        step.update(id=live.message_step["id"], created_at=live.message_step["created_at"])
     opened_step = dict(step)
     opened_message = {**message, "status": "in_progress", "content": [], "completed_at": None}
     opened_message["incomplete_details"] = opened_message["incomplete_at"] = None
@@ -335,12 +357,15 @@ def _reply_items(
             ]
         },
     }
+    if live.message is None:
+        events += [
+            ("thread.run.step.created", opened_step),
+            ("thread.run.step.in_progress", opened_step),
+            ("thread.message.created", opened_message),
+            ("thread.message.in_progress", opened_message),
+            ("thread.message.delta", delta),
+        ]
     events += [
-        ("thread.run.step.created", opened_step),
-        ("thread.run.step.in_progress", opened_step),
-        ("thread.message.created", opened_message),
-        ("thread.message.in_progress", opened_message),
-        ("thread.message.delta", delta),
         (f"thread.message.{message['status']}", message),
         ("thread.run.step.completed", step),
     ]
@@ -372,7 +397,9 @@ def _tool_step_events(step: Record) -> list[tuple[str, Record]]:
     ]
 
 
-def _tool_step(run: Record, response: ModelResponse, now: int) -> Record:
+def _tool_step(
+    run: Record, response: ModelResponse, now: int, opened: Record | None = None
+) -> Record:
     calls = [
         {
             "id": c.id,
@@ -382,6 +409,8 @@ def _tool_step(run: Record, response: ModelResponse, now: int) -> Record:
         for c in response.tool_calls
     ]
     step = new_step(run, "tool_calls", {"type": "tool_calls", "tool_calls": calls}, now)
+    if opened is not None:  # the step the stream opened when the first piece arrived
+        step.update(id=opened["id"], created_at=opened["created_at"])
     # internal: this turn's tokens, the step's usage once its outputs are in
     step["turn_usage"] = {
         "prompt_tokens": response.prompt_tokens,

@@ -1,46 +1,57 @@
-"""`stream: true`: run the turn inline and return the events it produced, in order.
+"""`stream: true`: create the run at once, then play its turn into an event sink.
 
-Behind API Gateway the body is delivered whole when the run stops (or asks for tool outputs);
-the events and their order are the same as the hosted API's.
+`start_*` do what the request asks (and raise its 4xx) before anything is streamed; the
+returned StreamTurn then emits the events as they happen: the opening ones, the run's progress,
+every text and tool-call delta while the model writes, and the outcome once it is written.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from ..domain.objects import Record, to_wire
 from ..domain.requests import CreateRun, CreateThreadAndRun, SubmitToolOutputs
 from . import runs
 from .context import Services
-from .events import EventList
+from .events import EventList, EventSink
 from .executor import advance_run
 
 
-def _advance(svc: Services, project: str, run: Record, events: EventList) -> EventList:
-    events.emit("thread.run.queued", to_wire(run))
-    advance_run(svc, project, run["thread_id"], run["id"], events)
-    return events
+@dataclass
+class StreamTurn:
+    svc: Services
+    project: str
+    run: Record
+    opening: list[tuple[str, Record]] = field(default_factory=list)
+
+    def play(self, sink: EventSink) -> None:
+        """Emit every event of the turn into `sink`, in the hosted API's order."""
+        for event, record in self.opening:
+            sink.emit(event, to_wire(record))
+        sink.emit("thread.run.queued", to_wire(self.run))
+        advance_run(self.svc, self.project, self.run["thread_id"], self.run["id"], sink)
+
+    def collect(self) -> EventList:
+        """The whole turn as one list (for a response that cannot stream)."""
+        events = EventList()
+        self.play(events)
+        return events
 
 
-def create_run_stream(svc: Services, project: str, thread_id: str, request: CreateRun) -> EventList:
+def start_create_run(svc: Services, project: str, thread_id: str, request: CreateRun) -> StreamTurn:
     run = runs.create_run(svc, project, thread_id, request, dispatch=False)
-    events = EventList()
-    events.emit("thread.run.created", to_wire(run))
-    return _advance(svc, project, run, events)
+    return StreamTurn(svc, project, run, [("thread.run.created", run)])
 
 
-def create_thread_and_run_stream(
+def start_create_thread_and_run(
     svc: Services, project: str, request: CreateThreadAndRun
-) -> EventList:
+) -> StreamTurn:
     thread, run = runs.create_thread_and_run(svc, project, request, dispatch=False)
-    events = EventList()
-    events.emit("thread.created", to_wire(thread))
-    events.emit("thread.run.created", to_wire(run))
-    return _advance(svc, project, run, events)
+    return StreamTurn(svc, project, run, [("thread.created", thread), ("thread.run.created", run)])
 
 
-def submit_tool_outputs_stream(
+def start_submit_tool_outputs(
     svc: Services, project: str, thread_id: str, run_id: str, request: SubmitToolOutputs
-) -> EventList:
+) -> StreamTurn:
     run, step = runs.submit_tool_outputs(svc, project, thread_id, run_id, request, dispatch=False)
-    events = EventList()
-    events.emit("thread.run.step.completed", to_wire(step))
-    return _advance(svc, project, run, events)
+    return StreamTurn(svc, project, run, [("thread.run.step.completed", step)])
