@@ -28,7 +28,7 @@ class HugeToolCalls:
     def count_prompt_tokens(self, request: ModelRequest) -> int:
         return 1
 
-    def complete(self, request: ModelRequest) -> ModelResponse:
+    def complete(self, request: ModelRequest, listener: Any = None) -> ModelResponse:
         arguments = json.dumps({"blob": "x" * 150_000})
         calls = tuple(ToolCall(f"call_{i}", "get_weather", arguments) for i in range(3))
         return ModelResponse(tool_calls=calls, prompt_tokens=1, completion_tokens=1)
