@@ -1,4 +1,8 @@
-"""Routes: runs and run steps."""
+"""Routes: runs and run steps.
+
+Request models (pydantic) are imported inside the handlers that parse a body, so that reads,
+polls, the worker and the sweeper never load pydantic.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from chalice import Response
 
 from ..domain.objects import to_wire
 from ..domain.pagination import list_body, parse_page_request
-from ..domain.requests import CreateRun, CreateThreadAndRun, ModifyMetadata, SubmitToolOutputs
 from ..services import runs, streams
 from ..services.events import EventList
 from .router import ApiRequest, Router, json_response
@@ -32,6 +35,8 @@ def _run(req: ApiRequest, run: dict[str, Any]) -> Response:
 
 @router.route("POST", "/v1/threads/{thread_id}/runs")
 def create_run(req: ApiRequest, thread_id: str) -> Response:
+    from ..domain.requests import CreateRun
+
     runs.check_include(req.query_list("include[]"))
     request = req.body(CreateRun)
     if request.stream:
@@ -41,6 +46,8 @@ def create_run(req: ApiRequest, thread_id: str) -> Response:
 
 @router.route("POST", "/v1/threads/runs")
 def create_thread_and_run(req: ApiRequest) -> Response:
+    from ..domain.requests import CreateThreadAndRun
+
     request = req.body(CreateThreadAndRun)
     if request.stream:
         return _sse(streams.create_thread_and_run_stream(req.svc, req.project, request))
@@ -61,6 +68,8 @@ def get_run(req: ApiRequest, thread_id: str, run_id: str) -> Response:
 
 @router.route("POST", "/v1/threads/{thread_id}/runs/{run_id}")
 def modify_run(req: ApiRequest, thread_id: str, run_id: str) -> Response:
+    from ..domain.requests import ModifyMetadata
+
     metadata = req.body(ModifyMetadata).metadata
     return _run(req, runs.modify_run(req.svc, req.project, thread_id, run_id, metadata))
 
@@ -72,6 +81,8 @@ def cancel_run(req: ApiRequest, thread_id: str, run_id: str) -> Response:
 
 @router.route("POST", "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs")
 def submit_tool_outputs(req: ApiRequest, thread_id: str, run_id: str) -> Response:
+    from ..domain.requests import SubmitToolOutputs
+
     request = req.body(SubmitToolOutputs)
     if request.stream:
         events = streams.submit_tool_outputs_stream(

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..dispatch.base import run_job
 from ..domain import errors, lifecycle, transitions
 from ..domain.objects import Record, new_run, new_user_message, usage
 from ..domain.pagination import Page, PageRequest
-from ..domain.requests import CreateRun, CreateThreadAndRun, SubmitToolOutputs
 from ..domain.transitions import RunChange
 from ..store.store import ThreadConflict
 from .context import Services
 from .settle import settle_run
 from .threads import ThreadBusy, build_thread, stale_marker
+
+if TYPE_CHECKING:  # annotations only: polls and the worker never load pydantic
+    from ..domain.requests import CreateRun, CreateThreadAndRun, SubmitToolOutputs
 
 INCLUDABLE = ("step_details.tool_calls[*].file_search.results[*].content",)
 _RUN_OVERRIDES = (

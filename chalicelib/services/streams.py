@@ -6,12 +6,16 @@ the events and their order are the same as the hosted API's.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..domain.objects import Record, to_wire
-from ..domain.requests import CreateRun, CreateThreadAndRun, SubmitToolOutputs
 from . import runs
 from .context import Services
 from .events import EventList
 from .executor import advance_run
+
+if TYPE_CHECKING:  # annotations only: polls and the worker never load pydantic
+    from ..domain.requests import CreateRun, CreateThreadAndRun, SubmitToolOutputs
 
 
 def _advance(svc: Services, project: str, run: Record, events: EventList) -> EventList:
