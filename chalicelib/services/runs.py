@@ -9,6 +9,7 @@ from ..domain import errors, lifecycle, transitions
 from ..domain.objects import Record, new_run, new_user_message, usage
 from ..domain.pagination import Page, PageRequest
 from ..domain.transitions import RunChange
+from ..observability import metrics
 from ..store.store import ThreadConflict
 from .context import Services
 from .settle import settle_run
@@ -79,6 +80,7 @@ def create_run(
                 raise errors.thread_has_active_run(thread_id, busy.run_id) from None
     else:
         raise errors.ServerError("The thread kept changing; please try again.")
+    metrics.run_started()
     if dispatch:
         svc.dispatcher.send(run_job(project, thread_id, run["id"]))
     return run
@@ -94,6 +96,7 @@ def create_thread_and_run(
         thread["tool_resources"] = request.tool_resources
     run = _queued_run(svc, project, thread["id"], request)
     svc.store.create_thread(project, thread, messages, run)
+    metrics.run_started()
     if dispatch:
         svc.dispatcher.send(run_job(project, thread["id"], run["id"]))
     return thread, run
@@ -150,6 +153,7 @@ def finish_cancel(svc: Services, project: str, run: Record) -> Record:
         project, run["thread_id"], run["id"], transitions.cancel_now(run, now), base=run
     )
     if done is not None:
+        metrics.run_ended(done["status"])
         return done
     return get_run(svc, project, run["thread_id"], run["id"])
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from ..dispatch.base import run_job
 from ..domain import lifecycle, transitions
 from ..domain.transitions import RunChange
+from ..observability import metrics
 from ..store.store import IndexEntry
 from .context import Services
 from .runs import finish_cancel
@@ -92,6 +93,7 @@ def sweep(svc: Services) -> SweepReport:
     _sweep_pending(svc, now, budget)
     report.duration_ms = int((time.monotonic() - started) * 1000)
     log.info(json.dumps({"event": "sweep", **asdict(report)}))
+    metrics.sweep_finished(report.examined, report.expired, report.resent + report.finalised)
     return report
 
 
@@ -105,6 +107,7 @@ def _expire(svc: Services, entry: IndexEntry, now: int) -> int:
     run = _as_run(entry, thread_id)
     change = transitions.expire(run, now)
     if svc.store.change_run(project, thread_id, entry.run_id, change, base=run) is not None:
+        metrics.run_ended(lifecycle.EXPIRED)
         return 1
     # The index entry was behind (e.g. tool outputs closed the step it named): read the run
     # and expire it from what it is now, unless it ended meanwhile.
