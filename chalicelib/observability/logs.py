@@ -56,6 +56,7 @@ def configure() -> None:
     if _configured:
         return
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    level = "WARNING" if level == "WARN" else level  # Lambda's spelling
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ValueError(f"LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
     root = logging.getLogger()
