@@ -14,7 +14,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 
 # The ids a record carries; empty ones are left out.
 FIELDS = ("request_id", "project", "thread_id", "run_id")
@@ -62,12 +62,18 @@ def configure() -> None:
     root = logging.getLogger()
     root.setLevel(level)
     if not root.handlers:  # Lambda's runtime installs its own (JSON) handler
-        handler = logging.StreamHandler()
-        handler.setFormatter(JsonFormatter())
-        root.addHandler(handler)
+        root.addHandler(json_handler())
     for handler in root.handlers:
         handler.addFilter(_AddIds())
     _configured = True
+
+
+def json_handler(stream: IO[str] | None = None) -> logging.Handler:
+    """A handler writing JSON lines with the ids of the current context."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(_AddIds())
+    return handler
 
 
 @contextmanager

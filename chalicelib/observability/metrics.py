@@ -86,7 +86,8 @@ def run_ended(status: str) -> None:
 def turn_ended(claimed: dict[str, Any], written: dict[str, Any], latency_ms: float) -> None:
     """One model turn written: its latency, the first turn's queue wait, the run's end if any."""
     values: dict[str, float] = {"TurnLatency": round(latency_ms, 1)}
-    if not claimed.get("usage_so_far") and claimed.get("started_at"):
+    so_far = claimed.get("usage_so_far") or {}
+    if not any(so_far.values()) and claimed.get("started_at"):  # the first turn: since creation
         values["QueueWait"] = max(0, claimed["started_at"] - claimed["created_at"])
     usage = written.get("usage") if written.get("status") in _ENDED else None
     if usage:
