@@ -31,8 +31,6 @@ import boto3
 from moto import mock_aws
 
 from chalicelib.config import Settings
-from chalicelib.dispatch.base import RecordingDispatcher
-from chalicelib.domain.clock import ManualClock
 from chalicelib.domain.ids import new_id
 from chalicelib.models.echo import EchoProvider
 from chalicelib.services.context import Services
@@ -40,6 +38,7 @@ from chalicelib.services.sweeper import expire_stale_runs
 from chalicelib.store import keys
 from chalicelib.store.store import Store
 from chalicelib.store.table import create_table, serialize
+from tests.support.doubles import ManualClock, RecordingDispatcher
 
 NOW = 1_800_000_000
 PROJECT = "bench"

@@ -11,12 +11,11 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.config import Settings
-from chalicelib.dispatch.base import RecordingDispatcher
-from chalicelib.domain.clock import ManualClock
 from chalicelib.models.echo import EchoProvider
 from chalicelib.services.context import Services
 from chalicelib.store.store import Store
 from chalicelib.store.table import create_table
+from tests.support.doubles import ManualClock, RecordingDispatcher
 
 TABLE = "assistants-runs-test"
 KEY = "sk-test-key-0001"

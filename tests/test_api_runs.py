@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.clock import ManualClock
 from chalicelib.services.context import Services
 from chalicelib.services.jobs import handle_job
 from tests.conftest import Api
+from tests.support.doubles import ManualClock
 from tests.support.spec import validate_response, validate_schema
 
 RUN_KEYS = {
@@ -254,7 +254,7 @@ def test_cancel_while_in_progress_is_cancelling_until_the_executor_lets_go(
     run = create_run(api, thread, assistant)
     project = svc.dispatcher.jobs[0]["project"]  # type: ignore[attr-defined]
     claimed = svc.store.change_run(
-        project, thread["id"], run["id"], transitions.claim(svc.clock.now(), None), base=run
+        project, thread["id"], run["id"], transitions.claim(svc.clock.now()), base=run
     )
     assert claimed is not None and claimed["status"] == "in_progress"
     cancelling = api.ok("POST", f"/v1/threads/{thread['id']}/runs/{run['id']}/cancel")

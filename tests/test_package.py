@@ -369,6 +369,24 @@ def test_the_zip_carries_bytecode_that_python_uses(packaged: Packaged, tmp_path:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_zip_drops_pydantic_v1_and_the_app_imports_without_it(
+    packaged: Packaged, tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(packaged.out / "deployment.zip") as archive:
+        assert not [n for n in archive.namelist() if n.startswith("pydantic/v1/")]
+        archive.extractall(tmp_path)
+    code = (
+        "import sys, app, chalicelib.domain.requests, chalicelib.api.router; "
+        "assert 'pydantic.v1' not in sys.modules"
+    )
+    result = subprocess.run(
+        [sys.executable, "-B", "-c", code],
+        cwd=tmp_path, env={**_env(), "PYTHONPATH": str(tmp_path)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_requirements_hold_only_what_lambda_needs() -> None:
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     names = {re.split(r"[<>=!~\[; ]", line.strip(), maxsplit=1)[0].lower() for line in lines}

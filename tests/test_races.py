@@ -33,7 +33,6 @@ from typing import Any
 import pytest
 
 from chalicelib.domain import lifecycle
-from chalicelib.domain.clock import ManualClock
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.objects import Record, message_text
 from chalicelib.domain.pagination import PageRequest
@@ -50,6 +49,7 @@ from chalicelib.services.context import Services
 from chalicelib.store.store import Store
 from chalicelib.store.table import create_table
 from tests.conftest import make_services
+from tests.support.doubles import ManualClock
 
 PROJECT = "proj_races"
 ITERATIONS = 20  # each race of the brief, in its plainest setting

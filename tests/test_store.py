@@ -431,7 +431,7 @@ def test_change_run_claims_a_queued_run_once(store: Store) -> None:
     run = run_record(new_id("thread"))
     put_run(store, run)
     claimed = store.change_run(
-        PROJECT, run["thread_id"], run["id"], transitions.claim(NOW + 5, None), base=run
+        PROJECT, run["thread_id"], run["id"], transitions.claim(NOW + 5), base=run
     )
     assert claimed is not None
     assert claimed["status"] == lifecycle.IN_PROGRESS and claimed["started_at"] == NOW + 5
@@ -441,7 +441,7 @@ def test_change_run_claims_a_queued_run_once(store: Store) -> None:
     assert item["gsi1sk"] == f"{run['expires_at']:012d}#{run['id']}", "still active"
     assert "gsi2pk" not in item and "gsi2sk" not in item, "in_progress leaves the pending index"
 
-    again = transitions.claim(NOW + 6, None)
+    again = transitions.claim(NOW + 6)
     assert store.change_run(PROJECT, run["thread_id"], run["id"], again, base=run) is None
     assert store.get_run(PROJECT, run["thread_id"], run["id"]) == claimed, "the loser wrote"
 
@@ -450,7 +450,7 @@ def test_change_run_can_return_the_run_as_it_was(store: Store) -> None:
     run = run_record(new_id("thread"))
     put_run(store, run)
     thread_id = run["thread_id"]
-    store.change_run(PROJECT, thread_id, run["id"], transitions.claim(NOW + 1, None), base=run)
+    store.change_run(PROJECT, thread_id, run["id"], transitions.claim(NOW + 1), base=run)
     old = store.change_run(
         PROJECT, thread_id, run["id"], transitions.request_cancel(NOW + 9), base={}, returns="old"
     )
@@ -465,10 +465,10 @@ def test_change_run_can_return_the_run_as_it_was(store: Store) -> None:
 def test_change_run_checks_the_deadline(store: Store) -> None:
     run = run_record(new_id("thread"))
     put_run(store, run)
-    late = transitions.claim(run["expires_at"], None)
+    late = transitions.claim(run["expires_at"])
     assert store.change_run(PROJECT, run["thread_id"], run["id"], late, base=run) is None
     assert store.get_run(PROJECT, run["thread_id"], run["id"]) == stored(run)
-    in_time = transitions.claim(run["expires_at"] - 1, None)
+    in_time = transitions.claim(run["expires_at"] - 1)
     assert store.change_run(PROJECT, run["thread_id"], run["id"], in_time, base=run) is not None
     not_yet = RunChange(
         lifecycle.ACTIVE, {"metadata": {"x": "y"}}, run["expires_at"] - 1, deadline="passed"
@@ -478,7 +478,7 @@ def test_change_run_checks_the_deadline(store: Store) -> None:
 
 def test_change_run_on_a_missing_run_creates_nothing(store: Store) -> None:
     thread_id, run_id = new_id("thread"), new_id("run")
-    claim = transitions.claim(NOW, None)
+    claim = transitions.claim(NOW)
     assert store.change_run(PROJECT, thread_id, run_id, claim, base={}) is None
     assert store.get_run(PROJECT, thread_id, run_id) is None
 
@@ -512,7 +512,7 @@ def test_runs_past_deadline(engine: Engine) -> None:
     done = {**run_record(new_id("thread"), created_at=NOW), "status": lifecycle.COMPLETED}
     put(store, *run_key(done), done)
     # A claimed run is still active: it stays in the active index.
-    claim = transitions.claim(NOW, None)
+    claim = transitions.claim(NOW)
     assert store.change_run(PROJECT, runs[1]["thread_id"], runs[1]["id"], claim, runs[1])
 
     due = sorted(
@@ -543,7 +543,7 @@ def test_runs_pending_since(engine: Engine) -> None:
     # Claimed: leaves the pending index. Then cancelling: back in it, since the cancel.
     claimed, cancelled = runs[1], runs[2]
     for run in (claimed, cancelled):
-        store.change_run(PROJECT, run["thread_id"], run["id"], transitions.claim(NOW, None), run)
+        store.change_run(PROJECT, run["thread_id"], run["id"], transitions.claim(NOW), run)
     cancel = transitions.request_cancel(NOW + 45)
     assert store.change_run(PROJECT, cancelled["thread_id"], cancelled["id"], cancel, {})
 
@@ -810,7 +810,7 @@ def claimed_run(store: Store) -> Record:
     run = run_record(thread["id"])
     store.create_run(PROJECT, run, [], None)
     claimed = store.change_run(
-        PROJECT, thread["id"], run["id"], transitions.claim(NOW + 1, None), base=run
+        PROJECT, thread["id"], run["id"], transitions.claim(NOW + 1), base=run
     )
     assert claimed is not None
     return claimed

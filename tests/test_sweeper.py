@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from chalicelib.domain import transitions
-from chalicelib.domain.clock import ManualClock
 from chalicelib.services import runs
 from chalicelib.services.context import Services
 from chalicelib.services.sweeper import expire_stale_runs
 from tests.conftest import Api, make_services, partition_items
+from tests.support.doubles import ManualClock
 
 TOOL = {"type": "function", "function": {"name": "lookup"}}
 
@@ -42,7 +42,7 @@ def make_run(api: Api, svc: Services, status: str) -> dict[str, Any]:
 
         advance_run(svc, project, thread["id"], run["id"])
     else:
-        claim = transitions.claim(svc.clock.now(), None)
+        claim = transitions.claim(svc.clock.now())
         svc.store.change_run(project, thread["id"], run["id"], claim, base=run)
         if status == "cancelling":
             runs.cancel_run(svc, project, thread["id"], run["id"])

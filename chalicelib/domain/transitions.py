@@ -101,12 +101,11 @@ def request_cancel(now: int) -> RunChange:
     return RunChange(lifecycle.CANCELLABLE, {"status": lifecycle.CANCELLING}, now, deadline="open")
 
 
-def claim(now: int, started_at: int | None = None) -> RunChange:
+def claim(now: int) -> RunChange:
     """A worker takes a queued run: only one claim of a delivery can succeed.
 
     `started_at` is kept from the first turn when a run comes back after tool outputs (the
     store writes it only where it is missing, so the worker need not read the run first).
     """
-    start = started_at if started_at is not None else IfMissing(now)
-    changes: dict[str, Any] = {"status": lifecycle.IN_PROGRESS, "started_at": start}
+    changes: dict[str, Any] = {"status": lifecycle.IN_PROGRESS, "started_at": IfMissing(now)}
     return RunChange((lifecycle.QUEUED,), changes, now, deadline="open")
