@@ -1,69 +1,112 @@
-"""Settings, read from the environment when first needed (never at import)."""
+"""Settings, read from the environment when first needed (never at import).
+
+Each setting is declared once, as a field of `Settings`: its name, type and default, and (in
+`_setting`/`_about`) its environment variable and meaning. `load_settings` reads every field
+from its variable and fails with a message naming the variable when a value does not parse.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    return default if raw in (None, "") else int(raw)
+class SettingsError(ValueError):
+    """An environment variable holds a value its setting cannot take."""
+
+
+def _setting(env: str, default: Any, meaning: str) -> Any:
+    """A field read from the environment variable `env`; `default` when unset or empty."""
+    return field(default=default, metadata=_about(env, meaning))
+
+
+def _about(env: str, meaning: str) -> dict[str, str]:
+    return {"env": env, "meaning": meaning}
 
 
 @dataclass(frozen=True)
 class Settings:
-    stage: str = "local"
-    table_name: str = "assistants-runs"
-    run_expires_after_seconds: int = 600
-    active_index_shards: int = 4
-    run_queue_url: str | None = None
-    # Which provider answers a run's model, and how run models map to provider model IDs.
-    model_provider: str = "echo"
-    model_map: dict[str, str] = field(default_factory=dict)
-    openai_base_url: str | None = None
-    openai_api_key: str | None = None
-    bedrock_region: str | None = None
-    # The sweeper.
-    queued_resend_after_seconds: int = 60
-    cancelling_finalise_after_seconds: int = 30
-    sweep_max_runs: int = 1000
-    sweep_time_budget_seconds: int = 45
-    retention_days: int = 0
-    # Deleting a thread removes up to this many of its items inline, the rest in the background.
-    delete_inline_items: int = 2000
-    # Requests.
-    max_body_bytes: int = 1024 * 1024
-    api_key_cache_seconds: int = 60
-    poll_after_ms: int = 500
+    stage: str = _setting("STAGE", "local", "the chalice stage; `local` is make run")
+    table_name: str = _setting("TABLE_NAME", "assistants-runs", "the DynamoDB table")
+    run_expires_after_seconds: int = _setting(
+        "RUN_EXPIRES_AFTER_SECONDS", 600, "expires_at = created_at + this"
+    )
+    active_index_shards: int = _setting(
+        "ACTIVE_INDEX_SHARDS", 4, "partitions of the sparse indexes (write spread)"
+    )
+    run_queue_url: str | None = _setting(
+        "RUN_QUEUE_URL", None, "the SQS job queue; unset: worker threads in-process"
+    )
+    model_provider: str = _setting("MODEL_PROVIDER", "echo", "echo, bedrock or openai")
+    model_map: dict[str, str] = field(
+        default_factory=dict,
+        metadata=_about("MODEL_MAP", "JSON: a run's model -> the provider ID, '*' as fallback"),
+    )
+    openai_base_url: str | None = _setting(
+        "OPENAI_COMPAT_BASE_URL", None, "an OpenAI-compatible chat-completions endpoint"
+    )
+    openai_api_key: str | None = _setting(
+        "OPENAI_COMPAT_API_KEY", None, "the key for OPENAI_COMPAT_BASE_URL"
+    )
+    bedrock_region: str | None = _setting(
+        "BEDROCK_REGION", None, "Bedrock Runtime region (default: the Lambda's)"
+    )
+    queued_resend_after_seconds: int = _setting(
+        "QUEUED_RESEND_AFTER_SECONDS", 60, "the sweeper re-sends a run queued this long"
+    )
+    cancelling_finalise_after_seconds: int = _setting(
+        "CANCELLING_FINALISE_AFTER_SECONDS", 30, "the sweeper finishes an unacknowledged cancel"
+    )
+    sweep_max_runs: int = _setting("SWEEP_MAX_RUNS", 1000, "runs one sweeper tick may handle")
+    sweep_time_budget_seconds: int = _setting(
+        "SWEEP_TIME_BUDGET_SECONDS", 45, "seconds one sweeper tick may take"
+    )
+    retention_days: int = _setting(
+        "RETENTION_DAYS", 0, "TTL of terminal runs and their steps, in days (0: off)"
+    )
+    delete_inline_items: int = _setting(
+        "DELETE_INLINE_ITEMS", 2000, "items a thread delete removes inline (rest: background)"
+    )
+    max_body_bytes: int = _setting("MAX_BODY_BYTES", 1024 * 1024, "larger bodies get a 413")
+    api_key_cache_seconds: int = _setting(
+        "API_KEY_CACHE_SECONDS", 60, "how long a key -> project lookup is cached"
+    )
+    poll_after_ms: int = _setting(
+        "POLL_AFTER_MS", 500, "the openai-poll-after-ms header on run reads"
+    )
 
     @property
     def is_local(self) -> bool:
         return self.stage == "local"
 
 
+def _parse(name: str, kind: str, raw: str) -> Any:
+    try:
+        if kind == "int":
+            value = int(raw)
+            if value < 0:
+                raise ValueError
+            return value
+        if kind.startswith("dict"):
+            value = json.loads(raw)
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ValueError
+            return value
+    except ValueError:
+        expected = "a non-negative integer" if kind == "int" else "a JSON object of strings"
+        raise SettingsError(f"{name}={raw[:100]!r}: expected {expected}") from None
+    return raw
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
-    return Settings(
-        stage=env.get("STAGE", "local"),
-        table_name=env.get("TABLE_NAME", "assistants-runs"),
-        run_expires_after_seconds=_int(env, "RUN_EXPIRES_AFTER_SECONDS", 600),
-        active_index_shards=_int(env, "ACTIVE_INDEX_SHARDS", 4),
-        run_queue_url=env.get("RUN_QUEUE_URL") or None,
-        model_provider=env.get("MODEL_PROVIDER", "echo"),
-        model_map=json.loads(env.get("MODEL_MAP") or "{}"),
-        openai_base_url=env.get("OPENAI_COMPAT_BASE_URL") or None,
-        openai_api_key=env.get("OPENAI_COMPAT_API_KEY") or None,
-        bedrock_region=env.get("BEDROCK_REGION") or None,
-        queued_resend_after_seconds=_int(env, "QUEUED_RESEND_AFTER_SECONDS", 60),
-        cancelling_finalise_after_seconds=_int(env, "CANCELLING_FINALISE_AFTER_SECONDS", 30),
-        sweep_max_runs=_int(env, "SWEEP_MAX_RUNS", 1000),
-        sweep_time_budget_seconds=_int(env, "SWEEP_TIME_BUDGET_SECONDS", 45),
-        retention_days=_int(env, "RETENTION_DAYS", 0),
-        delete_inline_items=_int(env, "DELETE_INLINE_ITEMS", 2000),
-        max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
-        api_key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 60),
-        poll_after_ms=_int(env, "POLL_AFTER_MS", 500),
-    )
+    values: dict[str, Any] = {}
+    for setting in fields(Settings):
+        name = setting.metadata["env"]
+        raw = env.get(name)
+        if raw not in (None, ""):
+            values[setting.name] = _parse(name, str(setting.type), raw)
+    return Settings(**values)
