@@ -8,11 +8,13 @@ import os
 from chalice import Chalice, Rate
 
 from chalicelib.api import assistants, runs, threads
+from chalicelib.observability import logs
 from chalicelib.services.jobs import handle_job
 from chalicelib.services.sweeper import expire_stale_runs
 from chalicelib.wiring import get_services
 
 app = Chalice(app_name="assistants-runs")
+logs.configure()
 
 for module in (assistants, threads, runs):
     module.router.register(app, get_services)
@@ -32,7 +34,10 @@ WORKER_MAX_CONCURRENCY = int(os.environ.get("WORKER_MAX_CONCURRENCY", "10"))
 )
 def run_worker(event) -> None:  # type: ignore[no-untyped-def]
     for record in event:
-        handle_job(get_services(), json.loads(record.body))
+        job = json.loads(record.body)
+        ids = {key: job.get(key) for key in ("project", "thread_id", "run_id")}
+        with logs.context(request_id=getattr(event.context, "aws_request_id", None), **ids):
+            handle_job(get_services(), job)
 
 
 # The three POSTs that can stream are routed to this function (infra/resources.json). Its exec
@@ -51,7 +56,8 @@ SWEEP_EVERY_MINUTES = int(os.environ.get("SWEEP_EVERY_MINUTES", "1"))
 
 @app.schedule(Rate(SWEEP_EVERY_MINUTES, unit=Rate.MINUTES), name="sweeper")
 def sweeper(event) -> None:  # type: ignore[no-untyped-def]
-    expire_stale_runs(get_services())
+    with logs.context(request_id=getattr(event.context, "aws_request_id", None)):
+        expire_stale_runs(get_services())
 
 
 # The local stage (`make run`, `chalice local --stage local`): worker threads, the sweeper and the

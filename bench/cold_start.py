@@ -1,11 +1,13 @@
-"""Cold start: how long `import app` takes in a fresh interpreter, against a bare `import boto3`.
+"""Cold start: `import app`, and `import app` + a first GetItem, against bare boto3 doing the same.
 
     .venv/bin/python bench/cold_start.py [--runs 15] [--zip build/package/deployment.zip]
 
 The app is imported from the extracted deployment zip, as Lambda does: the packaged chalice
 runtime and the manylinux pydantic wheels, with boto3 from this interpreter (Lambda ships its
 own). Each figure is the median wall time of `python -c "import X"` minus the median of
-`python -c "pass"` (the interpreter's own start). Without --zip it reuses
+`python -c "pass"` (the interpreter's own start). The first GetItem goes to a stub DynamoDB on
+127.0.0.1 (an empty item), so it counts building the client and the services, not the network.
+Without --zip it reuses
 build/package/deployment.zip (`make package`), or packages once into a temporary directory.
 Prints figures only; it asserts nothing.
 """
@@ -20,11 +22,15 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Filled in by main(): the stub endpoint and dummy credentials (nothing leaves the machine).
+_FAKE_AWS: dict[str, str] = {}
 BUILT_ZIP = ROOT / "build" / "package" / "deployment.zip"
 # Modules a request path may need but `import app` should not pay for (or never load at all).
 WATCHED = (
@@ -45,6 +51,37 @@ WATCHED = (
 )
 
 
+_APP_GET_ITEM = (
+    "import app\nfrom chalicelib.wiring import get_services\n"
+    "get_services().store.get_run('p', 'thread_x', 'run_x')"
+)
+_BOTO3_GET_ITEM = (
+    "import boto3\nboto3.client('dynamodb').get_item("
+    "TableName='assistants-runs', Key={'pk': {'S': 'p'}, 'sk': {'S': 'RUN#x'}})"
+)
+
+
+class _EmptyDynamoDB(BaseHTTPRequestHandler):
+    """Answers every DynamoDB call with an empty JSON object (GetItem: no such item)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _stub_dynamodb() -> str:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyDynamoDB)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
 def _package(out: Path) -> Path:
     chalice = Path(sysconfig.get_path("scripts")) / "chalice"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -57,6 +94,7 @@ def _package(out: Path) -> Path:
 
 def _run(code: str, cwd: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "us-east-1"}
+    env.update(_FAKE_AWS)
     return subprocess.run(
         [sys.executable, *flags, "-c", code],
         cwd=cwd,
@@ -93,6 +131,13 @@ def main() -> None:
     parser.add_argument("--zip", type=Path, help="a deployment.zip (default: build/package)")
     args = parser.parse_args()
 
+    _FAKE_AWS.update(
+        AWS_ENDPOINT_URL_DYNAMODB=_stub_dynamodb(),
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        STAGE="dev",
+        RUN_QUEUE_URL="http://127.0.0.1:1/queue",
+    )
     with tempfile.TemporaryDirectory() as tmp:
         zip_path = args.zip or (BUILT_ZIP if BUILT_ZIP.exists() else _package(Path(tmp) / "pkg"))
         size = zip_path.stat().st_size
@@ -114,6 +159,8 @@ def main() -> None:
             "app_source": ("import app", source),
             "app": ("import app", compiled),
             "boto3": ("import boto3", compiled),
+            "app_get": (_APP_GET_ITEM, source),
+            "boto3_get": (_BOTO3_GET_ITEM, compiled),
         }
         samples: dict[str, list[float]] = {case: [] for case in cases}
         for _ in range(args.runs):
@@ -124,6 +171,8 @@ def main() -> None:
         app_source_ms = median["app_source"] - base
         app_ms = median["app"] - base
         boto_ms = median["boto3"] - base
+        app_get_ms = median["app_get"] - base
+        boto_get_ms = median["boto3_get"] - base
         probe = (
             "import app, sys, json; boto3 = sys.modules.get('boto3'); "
             "print(json.dumps([sorted(sys.modules), getattr(boto3, 'DEFAULT_SESSION', None) "
@@ -143,6 +192,11 @@ def main() -> None:
         f"ratio app / boto3        {app_source_ms / boto_ms:7.2f} as shipped, "
         f"{app_ms / boto_ms:.2f} compiled"
     )
+    print(
+        f"import app + 1st GetItem {app_get_ms:7.1f} ms  (as shipped: services built, one GetItem)"
+    )
+    print(f"import boto3 + GetItem   {boto_get_ms:7.1f} ms  (a client, one GetItem)")
+    print(f"ratio with a first GetItem {app_get_ms / boto_get_ms:5.2f} as shipped")
     print(f"boto3 session/client created by `import app`: {'YES' if session_made else 'no'}")
     print(f"services (store, provider) built by `import app`: {'YES' if services_built else 'no'}")
     print(f"modules loaded by `import app`: {len(loaded)}; of those to watch:")

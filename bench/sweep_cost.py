@@ -33,8 +33,6 @@ import boto3
 from moto import mock_aws
 
 from chalicelib.config import Settings
-from chalicelib.dispatch.base import RecordingDispatcher
-from chalicelib.domain.clock import ManualClock
 from chalicelib.domain.ids import new_id
 from chalicelib.models.echo import EchoProvider
 from chalicelib.services.context import Services
@@ -43,6 +41,7 @@ from chalicelib.store import keys
 from chalicelib.store.dynamodb import DynamoDBEngine
 from chalicelib.store.sqlite import SqliteEngine
 from chalicelib.store.store import Store
+from tests.support.doubles import ManualClock, RecordingDispatcher
 
 NOW = 1_800_000_000
 PROJECT = "bench"

@@ -1,110 +1,147 @@
-"""Settings, read from the environment when first needed (never at import)."""
+"""Settings, read from the environment when first needed (never at import).
+
+Each setting is declared once, as a field of `Settings`: its name, type and default, and (in
+`_setting`/`_about`) its environment variable and meaning. `load_settings` reads every field
+from its variable and fails with a message naming the variable when a value does not parse.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)  # type: ignore[arg-type]
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
-
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _store_engine(env: Mapping[str, str]) -> str:
-    """The embedded engine locally, unless a DynamoDB endpoint or a real table is named."""
-    explicit = env.get("STORE_ENGINE")
-    if explicit:
-        return explicit
-    wants_dynamodb = env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("TABLE_NAME")
-    return "sqlite" if env.get("STAGE") == "local" and not wants_dynamodb else "dynamodb"
+class SettingsError(ValueError):
+    """An environment variable holds a value its setting cannot take."""
+
+
+def _setting(env: str, default: Any, meaning: str) -> Any:
+    """A field read from the environment variable `env`; `default` when unset or empty."""
+    return field(default=default, metadata=_about(env, meaning))
+
+
+def _about(env: str, meaning: str) -> dict[str, str]:
+    return {"env": env, "meaning": meaning}
 
 
 @dataclass(frozen=True)
 class Settings:
     # Only "local" accepts any key; unset ("") or any other name checks keys (fail closed).
-    stage: str = ""
-    table_name: str = "assistants-runs"
-    # "dynamodb" (deployed stages) or "sqlite" (the embedded engine of the local stage).
-    store_engine: str = "dynamodb"
-    # Where the embedded engine keeps its file (and, later, uploaded files).
-    data_dir: str = str(ROOT / ".data")
-    run_expires_after_seconds: int = 600
-    active_index_shards: int = 4
-    run_queue_url: str | None = None
-    # Which provider answers a run's model, and how run models map to provider model IDs.
-    model_provider: str = "echo"
-    model_map: dict[str, str] = field(default_factory=dict)
-    openai_base_url: str | None = None
-    openai_api_key: str | None = None
-    bedrock_region: str | None = None
-    # An executing run's lease: renewed while the model works; once it lapses the sweeper
-    # re-queues the run, up to run_max_attempts claims in all, then ends it failed.
-    run_lease_seconds: int = 60
-    run_max_attempts: int = 3
-    # Retrying a throttled / failing model call within one turn (services/provider_calls.py).
-    provider_retry_budget_seconds: int = 60
-    provider_retry_first_delay_ms: int = 500
-    echo_word_delay_ms: int = 0  # the echo model's pace: a pause before each word it streams
-    # The sweeper.
-    queued_resend_after_seconds: int = 60
-    cancelling_finalise_after_seconds: int = 30
-    sweep_max_runs: int = 1000
-    sweep_time_budget_seconds: int = 45
-    retention_days: int = 0
-    # Deleting a thread removes up to this many of its items inline, the rest in the background.
-    delete_inline_items: int = 2000
-    # Requests.
-    max_body_bytes: int = 1024 * 1024
-    api_key_cache_seconds: int = 60
-    poll_after_ms: int = 500
-    # The local HTTP server: how long a read of a request (headers, body) may wait.
-    local_read_timeout_seconds: int = 10
+    stage: str = _setting("STAGE", "", "the chalice stage; only `local` accepts any key")
+    table_name: str = _setting("TABLE_NAME", "assistants-runs", "the DynamoDB table")
+    store_engine: str = _setting(
+        "STORE_ENGINE", "dynamodb", "sqlite (the local default) or dynamodb (deployed)"
+    )
+    data_dir: str = _setting(
+        "DATA_DIR", str(ROOT / ".data"), "the embedded engine's directory (local stage)"
+    )
+    run_expires_after_seconds: int = _setting(
+        "RUN_EXPIRES_AFTER_SECONDS", 600, "expires_at = created_at + this"
+    )
+    active_index_shards: int = _setting(
+        "ACTIVE_INDEX_SHARDS", 4, "partitions of the sparse indexes (write spread)"
+    )
+    run_queue_url: str | None = _setting(
+        "RUN_QUEUE_URL", None, "the SQS job queue; unset: worker threads in-process"
+    )
+    model_provider: str = _setting("MODEL_PROVIDER", "echo", "echo, bedrock or openai")
+    model_map: dict[str, str] = field(
+        default_factory=dict,
+        metadata=_about("MODEL_MAP", "JSON: a run's model -> the provider ID, '*' as fallback"),
+    )
+    openai_base_url: str | None = _setting(
+        "OPENAI_COMPAT_BASE_URL", None, "an OpenAI-compatible chat-completions endpoint"
+    )
+    openai_api_key: str | None = _setting(
+        "OPENAI_COMPAT_API_KEY", None, "the key for OPENAI_COMPAT_BASE_URL"
+    )
+    bedrock_region: str | None = _setting(
+        "BEDROCK_REGION", None, "Bedrock Runtime region (default: the Lambda's)"
+    )
+    run_lease_seconds: int = _setting(
+        "RUN_LEASE_SECONDS", 60, "an executing run's lease; once it lapses the run is re-queued"
+    )
+    run_max_attempts: int = _setting(
+        "RUN_MAX_ATTEMPTS", 3, "claims a run gets before a stopped worker ends it failed"
+    )
+    provider_retry_budget_seconds: int = _setting(
+        "PROVIDER_RETRY_BUDGET_SECONDS", 60, "how long a turn retries a throttled/failing model"
+    )
+    provider_retry_first_delay_ms: int = _setting(
+        "PROVIDER_RETRY_FIRST_DELAY_MS", 500, "the first wait before a model call is retried"
+    )
+    echo_word_delay_ms: int = _setting(
+        "ECHO_WORD_DELAY_MS", 0, "the echo model's pause before each word it streams"
+    )
+    queued_resend_after_seconds: int = _setting(
+        "QUEUED_RESEND_AFTER_SECONDS", 60, "the sweeper re-sends a run queued this long"
+    )
+    cancelling_finalise_after_seconds: int = _setting(
+        "CANCELLING_FINALISE_AFTER_SECONDS", 30, "the sweeper finishes an unacknowledged cancel"
+    )
+    sweep_max_runs: int = _setting("SWEEP_MAX_RUNS", 1000, "runs one sweeper tick may handle")
+    sweep_time_budget_seconds: int = _setting(
+        "SWEEP_TIME_BUDGET_SECONDS", 45, "seconds one sweeper tick may take"
+    )
+    retention_days: int = _setting(
+        "RETENTION_DAYS", 0, "TTL of terminal runs and their steps, in days (0: off)"
+    )
+    delete_inline_items: int = _setting(
+        "DELETE_INLINE_ITEMS", 2000, "items a thread delete removes inline (rest: background)"
+    )
+    max_body_bytes: int = _setting("MAX_BODY_BYTES", 1024 * 1024, "larger bodies get a 413")
+    api_key_cache_seconds: int = _setting(
+        "API_KEY_CACHE_SECONDS", 60, "how long a key -> project lookup is cached"
+    )
+    poll_after_ms: int = _setting(
+        "POLL_AFTER_MS", 500, "the openai-poll-after-ms header on run reads"
+    )
+    local_read_timeout_seconds: int = _setting(
+        "LOCAL_READ_TIMEOUT_SECONDS", 10, "local server: how long one read of a request may wait"
+    )
 
     @property
     def is_local(self) -> bool:
         return self.stage == "local"
 
 
+def _parse(name: str, kind: str, raw: str) -> Any:
+    try:
+        if kind == "int":
+            value = int(raw)
+            if value < 0:
+                raise ValueError
+            return value
+        if kind.startswith("dict"):
+            value = json.loads(raw)
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ValueError
+            return value
+    except ValueError:
+        expected = "a non-negative integer" if kind == "int" else "a JSON object of strings"
+        raise SettingsError(f"{name}={raw[:100]!r}: expected {expected}") from None
+    return raw
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
-    return Settings(
-        stage=env.get("STAGE", ""),
-        table_name=env.get("TABLE_NAME", "assistants-runs"),
-        store_engine=_store_engine(env),
-        data_dir=env.get("DATA_DIR") or str(ROOT / ".data"),
-        run_expires_after_seconds=_int(env, "RUN_EXPIRES_AFTER_SECONDS", 600),
-        active_index_shards=_int(env, "ACTIVE_INDEX_SHARDS", 4),
-        run_queue_url=env.get("RUN_QUEUE_URL") or None,
-        model_provider=env.get("MODEL_PROVIDER", "echo"),
-        model_map=json.loads(env.get("MODEL_MAP") or "{}"),
-        openai_base_url=env.get("OPENAI_COMPAT_BASE_URL") or None,
-        openai_api_key=env.get("OPENAI_COMPAT_API_KEY") or None,
-        bedrock_region=env.get("BEDROCK_REGION") or None,
-        run_lease_seconds=_int(env, "RUN_LEASE_SECONDS", 60),
-        run_max_attempts=_int(env, "RUN_MAX_ATTEMPTS", 3),
-        provider_retry_budget_seconds=_int(env, "PROVIDER_RETRY_BUDGET_SECONDS", 60),
-        provider_retry_first_delay_ms=_int(env, "PROVIDER_RETRY_FIRST_DELAY_MS", 500),
-        echo_word_delay_ms=_int(env, "ECHO_WORD_DELAY_MS", 0),
-        queued_resend_after_seconds=_int(env, "QUEUED_RESEND_AFTER_SECONDS", 60),
-        cancelling_finalise_after_seconds=_int(env, "CANCELLING_FINALISE_AFTER_SECONDS", 30),
-        sweep_max_runs=_int(env, "SWEEP_MAX_RUNS", 1000),
-        sweep_time_budget_seconds=_int(env, "SWEEP_TIME_BUDGET_SECONDS", 45),
-        retention_days=_int(env, "RETENTION_DAYS", 0),
-        delete_inline_items=_int(env, "DELETE_INLINE_ITEMS", 2000),
-        max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
-        api_key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 60),
-        poll_after_ms=_int(env, "POLL_AFTER_MS", 500),
-        local_read_timeout_seconds=_int(env, "LOCAL_READ_TIMEOUT_SECONDS", 10),
-    )
+    values: dict[str, Any] = {}
+    for setting in fields(Settings):
+        name = setting.metadata["env"]
+        raw = env.get(name)
+        if raw not in (None, ""):
+            values[setting.name] = _parse(name, str(setting.type), raw)
+    values.setdefault("store_engine", _default_store_engine(env))
+    return Settings(**values)
+
+
+def _default_store_engine(env: Mapping[str, str]) -> str:
+    """The embedded engine locally, unless a DynamoDB endpoint or a real table is named."""
+    wants_dynamodb = env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("TABLE_NAME")
+    return "sqlite" if env.get("STAGE") == "local" and not wants_dynamodb else "dynamodb"

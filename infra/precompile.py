@@ -1,4 +1,4 @@
-"""Add compiled bytecode to a `chalice package` deployment zip, to shorten Lambda cold starts.
+"""Add compiled bytecode to a `chalice package` deployment zip, and drop what is never imported.
 
     python infra/precompile.py build/package/deployment.zip
 
@@ -20,6 +20,8 @@ import zipfile
 from pathlib import Path
 
 _TAG = sys.implementation.cache_tag  # e.g. cpython-311
+# Shipped by the wheels but never imported by the app (pydantic's v1 compatibility package).
+UNUSED_PREFIXES = ("pydantic/v1/",)
 
 
 def _runtime_matches(zip_path: Path) -> None:
@@ -41,7 +43,11 @@ def precompile(zip_path: Path) -> int:
     """Rewrite the zip with a .pyc beside every .py; returns how many were added."""
     _runtime_matches(zip_path)
     with zipfile.ZipFile(zip_path) as source:
-        entries = [(info, source.read(info)) for info in source.infolist()]
+        entries = [
+            (info, source.read(info))
+            for info in source.infolist()
+            if not info.filename.startswith(UNUSED_PREFIXES)
+        ]
     names = {info.filename for info, _ in entries}
     added = 0
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as target:

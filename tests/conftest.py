@@ -11,8 +11,6 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.config import Settings
-from chalicelib.dispatch.base import RecordingDispatcher
-from chalicelib.domain.clock import ManualClock
 from chalicelib.models.echo import EchoProvider
 from chalicelib.services.context import Services
 from chalicelib.store.dynamodb import DynamoDBEngine
@@ -20,6 +18,7 @@ from chalicelib.store.engine import Engine
 from chalicelib.store.sqlite import SqliteEngine
 from chalicelib.store.store import Store
 from tests.support import engines
+from tests.support.doubles import ManualClock, RecordingDispatcher
 
 TABLE = "assistants-runs-test"
 KEY = "sk-test-key-0001"

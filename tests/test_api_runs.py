@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.clock import ManualClock
 from chalicelib.services.context import Services
 from chalicelib.services.jobs import handle_job
 from tests.conftest import Api
+from tests.support.doubles import ManualClock
 from tests.support.spec import validate_response, validate_schema
 
 RUN_KEYS = {

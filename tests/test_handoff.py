@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.clock import ManualClock
 from chalicelib.services.context import Services
 from chalicelib.services.jobs import handle_job
 from chalicelib.services.sweeper import expire_stale_runs
 from tests.conftest import Api
 from tests.support.dispatchers import FlakyDispatcher
+from tests.support.doubles import ManualClock
 
 TOOL = {"type": "function", "function": {"name": "lookup"}}
 

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config import load_settings
+from chalicelib.observability.metrics import METRICS
 from chalicelib.store.dynamodb import table_definition
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -421,6 +422,24 @@ def test_the_zip_carries_bytecode_that_python_uses(packaged: Packaged, tmp_path:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_zip_drops_pydantic_v1_and_the_app_imports_without_it(
+    packaged: Packaged, tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(packaged.out / "deployment.zip") as archive:
+        assert not [n for n in archive.namelist() if n.startswith("pydantic/v1/")]
+        archive.extractall(tmp_path)
+    code = (
+        "import sys, app, chalicelib.domain.requests, chalicelib.api.router; "
+        "assert 'pydantic.v1' not in sys.modules"
+    )
+    result = subprocess.run(
+        [sys.executable, "-B", "-c", code],
+        cwd=tmp_path, env={**_env(), "PYTHONPATH": str(tmp_path)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_requirements_hold_only_what_lambda_needs() -> None:
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     names = {re.split(r"[<>=!~\[; ]", line.strip(), maxsplit=1)[0].lower() for line in lines}
@@ -464,3 +483,82 @@ def test_key_commands_need_a_table(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.delenv("TABLE_NAME", raising=False)
     assert admin.main(["keys", "list", "--project", "acme"]) == 2
+
+
+# --- Monitoring: alarms and the dashboard refer only to what exists and what the code emits.
+
+OUR_NAMESPACE = "AssistantsRuns/${AWS::StackName}"
+ALARMS = {
+    "DeadLetterQueueNotEmptyAlarm",
+    "WorkerErrorsAlarm",
+    "SweeperErrorsAlarm",
+    "SweeperMissedScheduleAlarm",
+    "FailedRunsRateAlarm",
+}
+
+
+def _check_metric(packaged: Packaged, namespace: Any, name: str, refs: list[str]) -> None:
+    """A metric exists: ours is in METRICS; an AWS one names a resource of this stack."""
+    if namespace in ({"Fn::Sub": OUR_NAMESPACE}, OUR_NAMESPACE):
+        assert name in METRICS, f"{name} is not a metric the code emits"
+        return
+    assert namespace in ("AWS/Lambda", "AWS/SQS"), namespace
+    assert refs, f"{namespace} {name} names no resource of the stack"
+    for ref in refs:
+        assert ref.split(".")[0] in packaged.resources, f"{ref} is not a resource of the stack"
+
+
+def _refs(value: Any) -> list[str]:
+    """The resources a dimension value refers to ({"Ref": X}, GetAtt X, or ${X} in a string)."""
+    if isinstance(value, dict) and "Ref" in value:
+        return [value["Ref"]]
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return [value["Fn::GetAtt"][0]]
+    return re.findall(r"\$\{([A-Za-z0-9.]+)\}", str(value))
+
+
+def test_every_alarm_watches_something_that_exists(packaged: Packaged) -> None:
+    alarms = packaged.of_type("AWS::CloudWatch::Alarm")
+    assert set(alarms) == ALARMS
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        stats = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+        if not stats:
+            stats = [props]
+        for metric in stats:
+            refs = [r for d in metric.get("Dimensions", []) for r in _refs(d["Value"])]
+            _check_metric(packaged, metric["Namespace"], metric["MetricName"], refs)
+        # Notifications go to the optional topic parameter, and nowhere when it is empty.
+        expected = {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }
+        assert props["AlarmActions"] == expected, name
+    assert packaged.template["Parameters"]["AlarmTopicArn"]["Default"] == ""
+
+
+def test_the_dashboard_shows_only_metrics_that_exist(packaged: Packaged) -> None:
+    (dashboard,) = packaged.of_type("AWS::CloudWatch::Dashboard").values()
+    body = json.loads(dashboard["Properties"]["DashboardBody"]["Fn::Sub"])
+    shown: set[str] = set()
+    for widget in body["widgets"]:
+        for row in widget["properties"]["metrics"]:
+            parts = [p for p in row if not isinstance(p, dict)]
+            namespace, name, dimensions = parts[0], parts[1], parts[2:]
+            refs = [r for value in dimensions[1::2] for r in _refs(value)]
+            _check_metric(packaged, namespace, name, refs)
+            shown.add(name)
+    titles = " ".join(w["properties"]["title"] for w in body["widgets"]).lower()
+    for topic in ("funnel", "latency", "tokens", "errors", "dead-letter"):
+        assert topic in titles
+    # The funnel shows every run outcome the code counts.
+    assert {n for n in METRICS if n.startswith("Runs")} <= shown
+
+
+def test_functions_log_json_and_emit_metrics_into_the_stack_namespace(packaged: Packaged) -> None:
+    for role in FUNCTIONS:
+        props = packaged.function(role)
+        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+        assert props["LoggingConfig"]["ApplicationLogLevel"] == {"Ref": "LogLevel"}
+        env = props["Environment"]["Variables"]
+        assert env["LOG_LEVEL"] == {"Ref": "LogLevel"}
+        assert env["METRICS_NAMESPACE"] == {"Fn::Sub": OUR_NAMESPACE}

@@ -28,7 +28,6 @@ from typing import Any
 import pytest
 
 from chalicelib.domain import lifecycle
-from chalicelib.domain.clock import ManualClock
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.objects import Record, message_text
 from chalicelib.domain.pagination import PageRequest
@@ -46,6 +45,7 @@ from chalicelib.store.sqlite import SqliteEngine
 from chalicelib.store.store import Store
 from tests.conftest import make_services
 from tests.support import engines
+from tests.support.doubles import ManualClock
 
 PROJECT = "proj_races"
 ITERATIONS = 20  # each race of the brief, in its plainest setting

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from chalicelib.domain import lifecycle, transitions
-from chalicelib.domain.clock import ManualClock
 from chalicelib.domain.transitions import RunChange
 from chalicelib.models.base import ModelRequest, ModelResponse, ToolCall
 from chalicelib.services.context import Services
@@ -17,6 +16,7 @@ from chalicelib.services.executor import advance_run
 from chalicelib.services.jobs import handle_job
 from chalicelib.services.sweeper import expire_stale_runs
 from tests.conftest import Api
+from tests.support.doubles import ManualClock
 
 TOOL = {"type": "function", "function": {"name": "get_weather"}}
 LEASE = 60

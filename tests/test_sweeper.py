@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from chalicelib.domain import transitions
-from chalicelib.domain.clock import ManualClock
 from chalicelib.services import runs
 from chalicelib.services.context import Services
 from chalicelib.services.sweeper import expire_stale_runs
 from tests.conftest import Api, make_services, partition_items
+from tests.support.doubles import ManualClock
 
 TOOL = {"type": "function", "function": {"name": "lookup"}}
 

@@ -1,4 +1,8 @@
-"""Routes: /v1/assistants."""
+"""Routes: /v1/assistants.
+
+Request models (pydantic) are imported inside the handlers that parse a body, so that reads,
+polls, the worker and the sweeper never load pydantic.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ from typing import Any
 
 from ..domain.objects import to_wire
 from ..domain.pagination import list_body, parse_page_request
-from ..domain.requests import CreateAssistant, ModifyAssistant
 from ..services import assistants
 from .router import ApiRequest, Router
 
@@ -15,6 +18,8 @@ router = Router()
 
 @router.route("POST", "/v1/assistants")
 def create_assistant(req: ApiRequest) -> dict[str, Any]:
+    from ..domain.requests import CreateAssistant
+
     return to_wire(assistants.create_assistant(req.svc, req.project, req.body(CreateAssistant)))
 
 
@@ -33,6 +38,8 @@ def get_assistant(req: ApiRequest, assistant_id: str) -> dict[str, Any]:
 
 @router.route("POST", "/v1/assistants/{assistant_id}")
 def modify_assistant(req: ApiRequest, assistant_id: str) -> dict[str, Any]:
+    from ..domain.requests import ModifyAssistant
+
     request = req.body(ModifyAssistant)
     return to_wire(assistants.modify_assistant(req.svc, req.project, assistant_id, request))
 

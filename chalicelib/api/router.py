@@ -11,10 +11,9 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Chalice, Response
-from pydantic import BaseModel, ValidationError
 
 from ..domain.errors import (
     ApiError,
@@ -27,8 +26,11 @@ from ..services.auth import project_for
 from ..services.context import Services
 from .validation import storable_json_error, validation_error
 
+if TYPE_CHECKING:  # pydantic loads with the first body parsed, not with `import app`
+    from pydantic import BaseModel
+
 log = logging.getLogger(__name__)
-Model = TypeVar("Model", bound=BaseModel)
+Model = TypeVar("Model", bound="BaseModel")
 Handler = Callable[..., Any]
 ALL_METHODS = ["GET", "POST", "DELETE", "PUT", "PATCH"]
 _BAD_JSON = (
@@ -65,6 +67,8 @@ class ApiRequest:
         unstorable = storable_json_error(data)
         if unstorable is not None:
             raise unstorable
+        from pydantic import ValidationError
+
         try:
             return model.model_validate(data)
         except ValidationError as error:

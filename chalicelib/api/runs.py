@@ -1,4 +1,8 @@
-"""Routes: runs and run steps."""
+"""Routes: runs and run steps.
+
+Request models (pydantic) are imported inside the handlers that parse a body, so that reads,
+polls, the worker and the sweeper never load pydantic.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from chalice import Response
 
 from ..domain.objects import to_wire
 from ..domain.pagination import list_body, parse_page_request
-from ..domain.requests import CreateRun, CreateThreadAndRun, ModifyMetadata, SubmitToolOutputs
 from ..services import runs, streams
 from .router import ApiRequest, Router, json_response
 
@@ -33,6 +36,8 @@ def _run(req: ApiRequest, run: dict[str, Any]) -> Response:
 
 @router.route("POST", "/v1/threads/{thread_id}/runs")
 def create_run(req: ApiRequest, thread_id: str) -> Response:
+    from ..domain.requests import CreateRun
+
     runs.check_include(req.query_list("include[]"))
     request = req.body(CreateRun)
     if request.stream:
@@ -42,6 +47,8 @@ def create_run(req: ApiRequest, thread_id: str) -> Response:
 
 @router.route("POST", "/v1/threads/runs")
 def create_thread_and_run(req: ApiRequest) -> Response:
+    from ..domain.requests import CreateThreadAndRun
+
     request = req.body(CreateThreadAndRun)
     if request.stream:
         return _sse(streams.start_create_thread_and_run(req.svc, req.project, request))
@@ -62,6 +69,8 @@ def get_run(req: ApiRequest, thread_id: str, run_id: str) -> Response:
 
 @router.route("POST", "/v1/threads/{thread_id}/runs/{run_id}")
 def modify_run(req: ApiRequest, thread_id: str, run_id: str) -> Response:
+    from ..domain.requests import ModifyMetadata
+
     metadata = req.body(ModifyMetadata).metadata
     return _run(req, runs.modify_run(req.svc, req.project, thread_id, run_id, metadata))
 
@@ -73,6 +82,8 @@ def cancel_run(req: ApiRequest, thread_id: str, run_id: str) -> Response:
 
 @router.route("POST", "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs")
 def submit_tool_outputs(req: ApiRequest, thread_id: str, run_id: str) -> Response:
+    from ..domain.requests import SubmitToolOutputs
+
     request = req.body(SubmitToolOutputs)
     if request.stream:
         turn = streams.start_submit_tool_outputs(req.svc, req.project, thread_id, run_id, request)

@@ -1,4 +1,8 @@
-"""Routes: /v1/threads and their messages."""
+"""Routes: /v1/threads and their messages.
+
+Request models (pydantic) are imported inside the handlers that parse a body, so that reads,
+polls, the worker and the sweeper never load pydantic.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from ..domain.errors import InvalidRequest
 from ..domain.ids import is_valid_id
 from ..domain.objects import to_wire
 from ..domain.pagination import list_body, parse_page_request
-from ..domain.requests import CreateMessage, CreateThread, ModifyMetadata, ModifyThread
 from ..services import threads
 from .router import ApiRequest, Router
 
@@ -17,6 +20,8 @@ router = Router()
 
 @router.route("POST", "/v1/threads")
 def create_thread(req: ApiRequest) -> dict[str, Any]:
+    from ..domain.requests import CreateThread
+
     return to_wire(threads.create_thread(req.svc, req.project, req.body(CreateThread)))
 
 
@@ -27,6 +32,8 @@ def get_thread(req: ApiRequest, thread_id: str) -> dict[str, Any]:
 
 @router.route("POST", "/v1/threads/{thread_id}")
 def modify_thread(req: ApiRequest, thread_id: str) -> dict[str, Any]:
+    from ..domain.requests import ModifyThread
+
     request = req.body(ModifyThread)
     return to_wire(threads.modify_thread(req.svc, req.project, thread_id, request))
 
@@ -38,6 +45,8 @@ def delete_thread(req: ApiRequest, thread_id: str) -> dict[str, Any]:
 
 @router.route("POST", "/v1/threads/{thread_id}/messages")
 def create_message(req: ApiRequest, thread_id: str) -> dict[str, Any]:
+    from ..domain.requests import CreateMessage
+
     request = req.body(CreateMessage)
     return to_wire(threads.add_message(req.svc, req.project, thread_id, request))
 
@@ -59,6 +68,8 @@ def get_message(req: ApiRequest, thread_id: str, message_id: str) -> dict[str, A
 
 @router.route("POST", "/v1/threads/{thread_id}/messages/{message_id}")
 def modify_message(req: ApiRequest, thread_id: str, message_id: str) -> dict[str, Any]:
+    from ..domain.requests import ModifyMetadata
+
     request = req.body(ModifyMetadata)
     return to_wire(threads.modify_message(req.svc, req.project, thread_id, message_id, request))
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 _EXPECTED = {
     "string_type": "a string",

@@ -19,17 +19,3 @@ def purge_job(project: str, thread_id: str) -> Job:
 
 class Dispatcher(Protocol):
     def send(self, job: Job) -> None: ...
-
-
-class RecordingDispatcher:
-    """Keeps jobs in a list: for tests that deliver them by hand (or twice)."""
-
-    def __init__(self) -> None:
-        self.jobs: list[Job] = []
-
-    def send(self, job: Job) -> None:
-        self.jobs.append(job)
-
-    def take(self) -> list[Job]:
-        jobs, self.jobs = self.jobs, []
-        return jobs

@@ -24,6 +24,3 @@ class ThreadDispatcher:
             self._handle(job)
         except Exception:  # a worker thread must never die silently
             log.exception("job failed: %s", job)
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True)

@@ -7,11 +7,13 @@ nullable ones are null rather than missing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import lifecycle
 from .ids import new_id
-from .requests import CreateAssistant, CreateMessage
+
+if TYPE_CHECKING:  # annotations only: building a record never needs pydantic
+    from .requests import CreateAssistant, CreateMessage
 
 Record = dict[str, Any]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 
@@ -51,7 +51,6 @@ class ModelResponse:
     completion_tokens: int = 0
     # True when the reply stopped at max_completion_tokens.
     truncated: bool = False
-    raw_stop_reason: str | None = field(default=None, compare=False)
 
 
 class ProviderError(Exception):

@@ -254,7 +254,6 @@ def parse_converse_response(
         prompt_tokens=int(usage.get("inputTokens") or 0),
         completion_tokens=int(usage.get("outputTokens") or 0),
         truncated=stop_reason == "max_tokens",
-        raw_stop_reason=stop_reason,
     )
 
 

@@ -129,7 +129,6 @@ def parse_chat_completion(
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or 0),
         truncated=finish_reason == "length",
-        raw_stop_reason=finish_reason,
     )
 
 

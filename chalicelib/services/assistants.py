@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..domain import errors
 from ..domain.ids import require_id
 from ..domain.objects import Record, new_assistant
 from ..domain.pagination import Page, PageRequest
-from ..domain.requests import CreateAssistant, ModifyAssistant
 from ..store.limits import check_size
 from .context import Services
+
+if TYPE_CHECKING:  # annotations only: polls and the worker never load pydantic
+    from ..domain.requests import CreateAssistant, ModifyAssistant
 
 
 def create_assistant(svc: Services, project: str, request: CreateAssistant) -> Record:

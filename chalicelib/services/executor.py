@@ -19,6 +19,7 @@ from ..domain.objects import Record, message_text, new_assistant_message, new_st
 from ..domain.transitions import RunChange
 from ..models.base import ChatMessage, ModelRequest, ModelResponse, ProviderError, ToolCall
 from ..models.registry import resolve_model
+from ..observability import metrics
 from .context import Services
 from .events import EventSink, NullSink
 from .live_turn import LiveTurn
@@ -52,10 +53,12 @@ def advance_run(
             sink.emit(f"thread.run.{run['status']}", to_wire(run))
         return run
     sink.emit("thread.run.in_progress", to_wire(claimed))
+    turn_started = metrics.now_ms()
     with LeaseKeeper(svc, project, claimed):
         try:
             outcome = take_turn(svc, project, claimed, sink)
         except ProviderError as error:
+            metrics.provider_error(error.code)
             outcome = _failed(claimed, svc.clock.now(), error.code, str(error))
         except Exception:
             log.exception("run %s failed while executing", run_id)
@@ -63,6 +66,7 @@ def advance_run(
     written, outcome = _write_outcome(svc, project, claimed, outcome)
     if written is None:
         return _lost_outcome(svc, project, thread_id, run_id, sink)
+    metrics.turn_ended(claimed, written, metrics.now_ms() - turn_started)
     for event, record in outcome.events:
         sink.emit(event, to_wire(record))
     return written

@@ -15,8 +15,10 @@ log = logging.getLogger(__name__)
 def handle_job(svc: Services, job: Job) -> None:
     kind = job.get("kind")
     if kind == "run":
-        advance_run(svc, job["project"], job["thread_id"], job["run_id"])
+        run = advance_run(svc, job["project"], job["thread_id"], job["run_id"])
+        log.info("run job done: %s", run["status"] if run else "run not found")
     elif kind == "purge_thread":
         purge_thread(svc, job["project"], job["thread_id"])
+        log.info("purge job done")
     else:
         log.warning("ignoring a job of unknown kind: %r", job)

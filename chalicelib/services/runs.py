@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..dispatch.base import run_job
 from ..domain import errors, lifecycle, transitions
 from ..domain.ids import is_valid_id, require_id
 from ..domain.objects import Record, new_run, new_user_message, usage
 from ..domain.pagination import Page, PageRequest
-from ..domain.requests import CreateRun, CreateThreadAndRun, SubmitToolOutputs
 from ..domain.transitions import RunChange
+from ..observability import metrics
 from ..store.store import ThreadConflict
 from .context import Services
 from .handoff import hand_off
 from .settle import settle_run
 from .threads import ThreadBusy, build_thread, stale_marker
+
+if TYPE_CHECKING:  # annotations only: polls and the worker never load pydantic
+    from ..domain.requests import CreateRun, CreateThreadAndRun, SubmitToolOutputs
 
 INCLUDABLE = ("step_details.tool_calls[*].file_search.results[*].content",)
 _RUN_OVERRIDES = (
@@ -84,6 +87,7 @@ def create_run(
                 raise errors.thread_has_active_run(thread_id, busy.run_id) from None
     else:
         raise errors.ServerError("The thread kept changing; please try again.")
+    metrics.run_started()
     if dispatch:
         hand_off(svc, run_job(project, thread_id, run["id"]))
     return run
@@ -99,6 +103,7 @@ def create_thread_and_run(
         thread["tool_resources"] = request.tool_resources
     run = _queued_run(svc, project, thread["id"], request)
     svc.store.create_thread(project, thread, messages, run)
+    metrics.run_started()
     if dispatch:
         hand_off(svc, run_job(project, thread["id"], run["id"]))
     return thread, run
@@ -166,6 +171,7 @@ def finish_cancel(svc: Services, project: str, run: Record) -> Record:
         project, run["thread_id"], run["id"], transitions.cancel_now(run, now), base=run
     )
     if done is not None:
+        metrics.run_ended(done["status"])
         return done
     return get_run(svc, project, run["thread_id"], run["id"])
 

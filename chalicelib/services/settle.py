@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..domain import lifecycle, transitions
 from ..domain.objects import Record
+from ..observability import metrics
 from .context import Services
 
 
@@ -20,6 +21,7 @@ def settle_run(svc: Services, project: str, run: Record) -> Record:
         project, run["thread_id"], run["id"], transitions.expire(run, now), base=run
     )
     if expired is not None:
+        metrics.run_ended(expired["status"])
         return expired
     # Someone else moved it first (the sweeper, a worker): read what won.
     current = svc.store.get_run(project, run["thread_id"], run["id"])

@@ -8,13 +8,16 @@ every text and tool-call delta while the model writes, and the outcome once it i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..domain.objects import Record, to_wire
-from ..domain.requests import CreateRun, CreateThreadAndRun, SubmitToolOutputs
 from . import runs
 from .context import Services
 from .events import EventList, EventSink
 from .executor import advance_run
+
+if TYPE_CHECKING:  # annotations only: polls and the worker never load pydantic
+    from ..domain.requests import CreateRun, CreateThreadAndRun, SubmitToolOutputs
 
 
 @dataclass

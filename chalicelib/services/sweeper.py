@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from ..dispatch.base import run_job
 from ..domain import lifecycle, transitions
 from ..domain.transitions import RunChange
+from ..observability import metrics
 from ..store.store import IndexEntry
 from .context import Services
 from .runs import finish_cancel
@@ -73,6 +74,9 @@ def expire_stale_runs(svc: Services) -> SweepReport:
     report.removed = svc.store.remove_expired_items(now)
     report.duration_ms = int((time.monotonic() - started) * 1000)
     log.info(json.dumps({"event": "sweep", **asdict(report)}))
+    metrics.sweep_finished(
+        report.examined, report.expired, report.resent + report.finalised + report.recovered
+    )
     return report
 
 
@@ -101,6 +105,7 @@ def _expire(svc: Services, entry: IndexEntry, now: int) -> int:
     change = transitions.expire(run, now)
     store = svc.store
     if store.change_run(entry.project, entry.thread_id, entry.run_id, change, base=run):
+        metrics.run_ended(lifecycle.EXPIRED)
         return 1
     # The index entry was behind (e.g. tool outputs closed the step it named): read the run
     # and expire it from what it is now, unless it ended meanwhile.

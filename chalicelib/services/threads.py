@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from ..dispatch.base import purge_job
 from ..domain import errors, lifecycle
 from ..domain.ids import is_valid_id, require_id
 from ..domain.objects import Record, new_thread, new_user_message
 from ..domain.pagination import Page, PageRequest
-from ..domain.requests import CreateMessage, CreateThread, ModifyMetadata, ModifyThread
 from ..store.store import ThreadConflict
 from .context import Services
 from .handoff import hand_off
 from .settle import settle_run
 
 log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # annotations only: polls and the worker never load pydantic
+    from ..domain.requests import CreateMessage, CreateThread, ModifyMetadata, ModifyThread
 
 
 def build_thread(request: CreateThread | None, now: int) -> tuple[Record, list[Record]]:
     """A new thread and its initial messages (not yet stored)."""
-    request = request or CreateThread()
+    if request is None:
+        from ..domain.requests import CreateThread
+
+        request = CreateThread()
     thread = new_thread(now, request.metadata, request.tool_resources)
     messages = [new_user_message(thread["id"], m, now) for m in request.messages or []]
     return thread, messages
