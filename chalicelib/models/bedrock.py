@@ -318,7 +318,6 @@ class ConverseStreamReader:
             prompt_tokens=int(self.usage.get("inputTokens") or 0),
             completion_tokens=int(self.usage.get("outputTokens") or 0),
             truncated=self.stop_reason == "max_tokens",
-            raw_stop_reason=self.stop_reason,
         )
 
 

@@ -197,7 +197,6 @@ class ChatCompletionStream:
             prompt_tokens=int(self.usage.get("prompt_tokens") or 0),
             completion_tokens=int(self.usage.get("completion_tokens") or 0),
             truncated=self.finish_reason == "length",
-            raw_stop_reason=self.finish_reason,
         )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from chalicelib.dispatch.base import Job, RecordingDispatcher
+from chalicelib.dispatch.base import Job
+from tests.support.doubles import RecordingDispatcher
 
 
 class QueueDown(Exception):
