@@ -7,7 +7,7 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib.api import assistants, runs, threads
+from chalicelib.api import assistants, inspector, runs, threads
 from chalicelib.services.jobs import handle_job
 from chalicelib.services.sweeper import expire_stale_runs
 from chalicelib.wiring import get_services
@@ -16,6 +16,7 @@ app = Chalice(app_name="assistants-runs")
 
 for module in (assistants, threads, runs):
     module.router.register(app, get_services)
+inspector.register(app)  # the static page: no key needed to load it
 
 
 # Read when the app is packaged, like the schedule below. The queue name is only a label here:
