@@ -411,3 +411,14 @@ def test_key_commands_need_a_table(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.delenv("TABLE_NAME", raising=False)
     assert admin.main(["keys", "list", "--project", "acme"]) == 2
+
+
+def test_the_inspector_ships_in_the_zip_and_is_routed(packaged: Packaged) -> None:
+    names = set(zipfile.ZipFile(packaged.out / "deployment.zip").namelist())
+    for name in ("index.html", "app.js", "style.css"):
+        assert f"chalicelib/inspector/{name}" in names, name
+    paths = packaged.resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    assert {"/", "/inspector", "/inspector/{name}"} <= set(paths)
+    # The page is served without an authorizer, like every route here (the app checks keys).
+    for path in ("/", "/inspector"):
+        assert "security" not in paths[path]["get"], path
