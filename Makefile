@@ -13,6 +13,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+# The browser tests' Chromium, from Debian's packages (Playwright drives it; it never downloads one).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
 $(NODE_STAMP): package.json
 	npm install --silent --no-audit --no-fund
 	touch $(NODE_STAMP)
@@ -24,7 +30,7 @@ run: $(STAMP)
 reset:
 	rm -rf $(or $(DATA_DIR),.data)
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -7,7 +7,7 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib.api import assistants, runs, threads
+from chalicelib.api import assistants, inspector, runs, threads
 from chalicelib.observability import logs
 from chalicelib.services.jobs import handle_job
 from chalicelib.services.sweeper import expire_stale_runs
@@ -18,6 +18,7 @@ logs.configure()
 
 for module in (assistants, threads, runs):
     module.router.register(app, get_services)
+inspector.register(app)  # the static page: no key needed to load it
 
 
 # Read when the app is packaged, like the schedule below. The queue name is only a label here:

@@ -562,3 +562,14 @@ def test_functions_log_json_and_emit_metrics_into_the_stack_namespace(packaged: 
         env = props["Environment"]["Variables"]
         assert env["LOG_LEVEL"] == {"Ref": "LogLevel"}
         assert env["METRICS_NAMESPACE"] == {"Fn::Sub": OUR_NAMESPACE}
+
+
+def test_the_inspector_ships_in_the_zip_and_is_routed(packaged: Packaged) -> None:
+    names = set(zipfile.ZipFile(packaged.out / "deployment.zip").namelist())
+    for name in ("index.html", "app.js", "style.css"):
+        assert f"chalicelib/inspector/{name}" in names, name
+    paths = packaged.resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    assert {"/", "/inspector", "/inspector/{name}"} <= set(paths)
+    # The page is served without an authorizer, like every route here (the app checks keys).
+    for path in ("/", "/inspector"):
+        assert "security" not in paths[path]["get"], path
