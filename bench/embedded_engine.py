@@ -165,10 +165,10 @@ def in_process_reads(
     from app import app
     from chalicelib.config import Settings
     from chalicelib.domain.clock import SystemClock
-    from chalicelib.models.echo import EchoProvider
+    from chalicelib.providers.echo import EchoProvider
     from chalicelib.services.auth import project_for
     from chalicelib.services.context import Services
-    from chalicelib.wiring import set_services
+    from tests.support.services import set_services
 
     class NoJobs:
         def send(self, job: dict[str, Any]) -> None:

@@ -26,12 +26,12 @@ from app import app
 from chalicelib.config import Settings
 from chalicelib.dispatch.sqs import SqsDispatcher
 from chalicelib.domain.clock import SystemClock
-from chalicelib.models.echo import EchoProvider
+from chalicelib.providers.echo import EchoProvider
 from chalicelib.services.context import Services
 from chalicelib.services.jobs import handle_job
 from chalicelib.store.dynamodb import DynamoDBEngine
 from chalicelib.store.store import Store
-from chalicelib.wiring import set_services
+from tests.support.services import set_services
 
 HEADERS = {
     "Authorization": "Bearer sk-bench-000001",

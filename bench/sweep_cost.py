@@ -34,7 +34,7 @@ from moto import mock_aws
 
 from chalicelib.config import Settings
 from chalicelib.domain.ids import new_id
-from chalicelib.models.echo import EchoProvider
+from chalicelib.providers.echo import EchoProvider
 from chalicelib.services.context import Services
 from chalicelib.services.sweeper import expire_stale_runs
 from chalicelib.store import keys

@@ -59,7 +59,7 @@ def build_store(settings: Settings) -> Store:
 
 
 def build_services(settings: Settings | None = None) -> Services:
-    from .models.registry import build_provider
+    from .providers.registry import build_provider
 
     settings = settings or load_settings()
     return Services(
@@ -78,9 +78,3 @@ def get_services() -> Services:
             if _services is None:
                 _services = build_services()
     return _services
-
-
-def set_services(services: Services | None) -> None:
-    """Use these services from now on (tests, the local server); None rebuilds on next use."""
-    global _services
-    _services = services

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.config import Settings
-from chalicelib.models.echo import EchoProvider
+from chalicelib.providers.echo import EchoProvider
 from chalicelib.services.context import Services
 from chalicelib.store.dynamodb import DynamoDBEngine
 from chalicelib.store.engine import Engine
@@ -92,7 +92,7 @@ def client(svc: Services) -> Iterator[Any]:
     from chalice.test import Client
 
     from app import app
-    from chalicelib.wiring import set_services
+    from tests.support.services import set_services
 
     set_services(svc)
     with Client(app) as test_client:

@@ -214,7 +214,7 @@ def test_a_stage_that_is_not_explicitly_local_checks_keys(
     from app import app
     from chalicelib.config import load_settings
     from chalicelib.services.auth import create_api_key
-    from chalicelib.wiring import set_services
+    from tests.support.services import set_services
 
     stage = load_settings(environ).stage
     with caplog.at_level(logging.INFO, logger="chalicelib.services.context"):

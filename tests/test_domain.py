@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from chalicelib.domain import ids, lifecycle
 from chalicelib.domain.requests import CreateRun
-from chalicelib.models.base import ChatMessage, ModelRequest, ToolCall
-from chalicelib.models.echo import EchoProvider
+from chalicelib.providers.base import ChatMessage, ModelRequest, ToolCall
+from chalicelib.providers.echo import EchoProvider
 from chalicelib.store.store import low_id_below
 
 FUNCS = ({"name": "get_weather"}, {"name": "get_time"})

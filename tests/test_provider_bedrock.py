@@ -12,8 +12,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from chalicelib.models.base import ChatMessage, ModelRequest, ModelResponse, ProviderError, ToolCall
-from chalicelib.models.bedrock import JSON_OBJECT_HINT, NO_TOOLS_HINT, BedrockProvider
+from chalicelib.providers.base import (
+    ChatMessage,
+    ModelRequest,
+    ModelResponse,
+    ProviderError,
+    ToolCall,
+)
+from chalicelib.providers.bedrock import JSON_OBJECT_HINT, NO_TOOLS_HINT, BedrockProvider
 from tests.support.bedrock_stream import (
     EventStreamStubber,
     converse_stream_response,
@@ -430,7 +436,7 @@ def test_client_is_made_lazily_in_the_given_region() -> None:
 
 def test_importing_the_provider_does_not_import_boto3() -> None:
     code = (
-        "import sys, chalicelib.models.bedrock; "
+        "import sys, chalicelib.providers.bedrock; "
         "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules"
     )
     root = Path(__file__).resolve().parents[1]

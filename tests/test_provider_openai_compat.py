@@ -12,8 +12,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib.models.base import ChatMessage, ModelRequest, ModelResponse, ProviderError, ToolCall
-from chalicelib.models.openai_compat import OpenAICompatibleProvider
+from chalicelib.providers.base import (
+    ChatMessage,
+    ModelRequest,
+    ModelResponse,
+    ProviderError,
+    ToolCall,
+)
+from chalicelib.providers.openai_compat import OpenAICompatibleProvider
 
 WEATHER = {
     "name": "get_weather",

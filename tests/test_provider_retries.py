@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.models.base import ModelRequest, ModelResponse, ProviderError, StreamListener
-from chalicelib.models.echo import EchoProvider
-from chalicelib.models.openai_compat import OpenAICompatibleProvider
+from chalicelib.providers.base import ModelRequest, ModelResponse, ProviderError, StreamListener
+from chalicelib.providers.echo import EchoProvider
+from chalicelib.providers.openai_compat import OpenAICompatibleProvider
 from chalicelib.services.context import Services
 from chalicelib.services.executor import advance_run
 from tests.conftest import Api, make_services

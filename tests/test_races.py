@@ -37,8 +37,8 @@ from chalicelib.domain.requests import (
     CreateThread,
     SubmitToolOutputs,
 )
-from chalicelib.models.base import ModelRequest, ModelResponse
-from chalicelib.models.echo import EchoProvider
+from chalicelib.providers.base import ModelRequest, ModelResponse
+from chalicelib.providers.echo import EchoProvider
 from chalicelib.services import assistants, executor, runs, sweeper, threads
 from chalicelib.services.context import Services
 from chalicelib.store.sqlite import SqliteEngine

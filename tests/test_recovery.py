@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.domain import lifecycle, transitions
 from chalicelib.domain.transitions import RunChange
-from chalicelib.models.base import ModelRequest, ModelResponse, ToolCall
+from chalicelib.providers.base import ModelRequest, ModelResponse, ToolCall
 from chalicelib.services.context import Services
 from chalicelib.services.executor import advance_run
 from chalicelib.services.jobs import handle_job

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from chalicelib.lambda_stream.runtime import PRELUDE_DELIMITER, RuntimeClient, serve
-from chalicelib.models.echo import EchoProvider
+from chalicelib.providers.echo import EchoProvider
 from chalicelib.services.context import Services
 from tests.conftest import KEY, Api
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.models.base import ModelRequest, ModelResponse, ProviderError
+from chalicelib.providers.base import ModelRequest, ModelResponse, ProviderError
 from chalicelib.services.context import Services
 from tests.conftest import Api, partition_items
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from ..config import Settings
 from ..dispatch.base import Dispatcher
 from ..domain.clock import Clock
-from ..models.base import ModelProvider
+from ..providers.base import ModelProvider
 from ..store.store import Store
 
 log = logging.getLogger(__name__)

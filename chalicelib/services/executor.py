@@ -17,15 +17,15 @@ from ..domain import lifecycle, transitions
 from ..domain.errors import ItemTooLarge
 from ..domain.objects import Record, message_text, new_assistant_message, new_step, to_wire, usage
 from ..domain.transitions import RunChange
-from ..models.base import ChatMessage, ModelRequest, ModelResponse, ProviderError, ToolCall
-from ..models.registry import resolve_model
 from ..observability import metrics
+from ..providers.base import ChatMessage, ModelRequest, ModelResponse, ProviderError, ToolCall
+from ..providers.registry import resolve_model
 from .context import Services
 from .events import EventSink, NullSink
+from .lazy_expiry import is_past_deadline, settle_run
 from .live_turn import LiveTurn
 from .provider_calls import complete_with_retries
 from .runs import finish_cancel
-from .settle import is_past_deadline, settle_run
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 
-from ..models.base import ModelProvider, ModelRequest, ModelResponse, ProviderError
+from ..providers.base import ModelProvider, ModelRequest, ModelResponse, ProviderError
 from .live_turn import LiveTurn
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from ..observability import metrics
 from ..store.store import ThreadConflict
 from .context import Services
 from .handoff import hand_off
-from .settle import settle_run
+from .lazy_expiry import settle_run
 from .threads import ThreadBusy, build_thread, stale_marker
 
 if TYPE_CHECKING:  # annotations only: polls and the worker never load pydantic

@@ -20,8 +20,8 @@ from ..domain.transitions import RunChange
 from ..observability import metrics
 from ..store.store import IndexEntry
 from .context import Services
+from .lazy_expiry import is_past_deadline, settle_run
 from .runs import finish_cancel
-from .settle import is_past_deadline, settle_run
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from ..domain.pagination import Page, PageRequest
 from ..store.store import ThreadConflict
 from .context import Services
 from .handoff import hand_off
-from .settle import settle_run
+from .lazy_expiry import settle_run
 
 log = logging.getLogger(__name__)
 if TYPE_CHECKING:  # annotations only: polls and the worker never load pydantic
