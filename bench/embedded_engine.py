@@ -193,7 +193,11 @@ def in_process_reads(
             ).fetchone()[0]
         ),
     )
+    engine_get = timed(samples, lambda: engine.get(pk, sk))
     store = timed(samples, lambda: svc.store.get_run(project, thread_id, run_id))
+    from chalicelib.services import runs as run_service
+
+    use_case = timed(samples, lambda: run_service.get_run(svc, project, thread_id, run_id))
     headers = {"Authorization": f"Bearer {key}", "OpenAI-Beta": "assistants=v2"}
     path = f"/v1/threads/{thread_id}/runs/{run_id}"
     set_services(svc)
@@ -204,7 +208,9 @@ def in_process_reads(
     return {
         "raw engine read": raw,
         "raw read + JSON decode": decoded,
+        "engine get": engine_get,
         "store get_run": store,
+        "service retrieve run": use_case,
         "in-process API retrieve": api,
     }
 
@@ -296,10 +302,15 @@ def main() -> None:
         last = results[levels[-1]]
         if "raw engine read" in last:
             raw = statistics.median(last["raw engine read"])
-            for name in ("raw read + JSON decode", "store get_run", "in-process API retrieve"):
+            names = ("raw read + JSON decode", "store get_run", "in-process API retrieve")
+            for name in names:
                 print(
                     f"{name} p50 / raw engine read p50: {statistics.median(last[name]) / raw:.2f}x"
                 )
+        if "engine get" in last:
+            engine_p50 = statistics.median(last["engine get"])
+            retrieve_p50 = statistics.median(last["service retrieve run"])
+            print(f"service retrieve run p50 / engine get p50: {retrieve_p50 / engine_p50:.2f}x")
         print(f"\nsoak: {args.clients} SDK clients for {args.soak_seconds:.0f} s")
         report = soak(server, args.clients, args.soak_seconds)
         print(f"  completed runs: {report['runs']}, errors: {len(report['errors'])}")
