@@ -131,3 +131,19 @@ def test_every_reasoning_effort_the_spec_lists_is_accepted(effort: str) -> None:
 def test_an_unknown_reasoning_effort_is_refused() -> None:
     with pytest.raises(ValidationError):
         CreateRun.model_validate({"assistant_id": "a", "reasoning_effort": "extreme"})
+
+
+def test_the_record_types_name_every_wire_key() -> None:
+    """The TypedDicts (domain/records.py) and the wire projections (objects.py) agree."""
+    from chalicelib.domain import objects, records
+
+    pairs = {
+        records.AssistantRecord: objects.ASSISTANT_KEYS,
+        records.ThreadRecord: objects.THREAD_KEYS,
+        records.MessageRecord: objects.MESSAGE_KEYS,
+        records.RunRecord: objects.RUN_KEYS,
+        records.StepRecord: objects.STEP_KEYS,
+    }
+    for record_type, wire_keys in pairs.items():
+        missing = set(wire_keys) - set(record_type.__annotations__)
+        assert not missing, f"{record_type.__name__} lacks {sorted(missing)}"

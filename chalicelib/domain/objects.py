@@ -1,6 +1,7 @@
 """The wire objects: how each is built from a request and what keys a client sees.
 
-Records are plain dicts holding the wire keys plus a few internal ones (never sent). `to_wire`
+Records are plain dicts holding the wire keys plus a few internal ones (never sent); their
+fields are written down as TypedDicts in records.py. `to_wire`
 projects a record onto exactly the keys the spec lists, so every required key is present and
 nullable ones are null rather than missing.
 """
@@ -13,6 +14,13 @@ from . import lifecycle
 from .ids import new_id
 
 if TYPE_CHECKING:  # annotations only: building a record never needs pydantic
+    from .records import (
+        AssistantRecord,
+        MessageRecord,
+        RunRecord,
+        StepRecord,
+        ThreadRecord,
+    )
     from .requests import CreateAssistant, CreateMessage
 
 Record = dict[str, Any]
@@ -61,7 +69,7 @@ def to_wire(record: Record) -> Record:
     return wire
 
 
-def new_assistant(request: CreateAssistant, now: int) -> Record:
+def new_assistant(request: CreateAssistant, now: int) -> AssistantRecord:
     return {
         "id": new_id("assistant"),
         "object": "assistant",
@@ -80,7 +88,7 @@ def new_assistant(request: CreateAssistant, now: int) -> Record:
     }
 
 
-def new_thread(now: int, metadata: dict[str, str] | None, tool_resources: Any) -> Record:
+def new_thread(now: int, metadata: dict[str, str] | None, tool_resources: Any) -> ThreadRecord:
     return {
         "id": new_id("thread"),
         "object": "thread",
@@ -100,7 +108,7 @@ def _content_parts(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [text_part(p["text"]) if p["type"] == "text" else p for p in content]
 
 
-def new_user_message(thread_id: str, request: CreateMessage, now: int) -> Record:
+def new_user_message(thread_id: str, request: CreateMessage, now: int) -> MessageRecord:
     """A message added by a client (create message, initial or additional messages)."""
     return {
         "id": new_id("message"),
@@ -138,7 +146,7 @@ def new_run(
     overrides: dict[str, Any],
     now: int,
     expires_after: int,
-) -> Record:
+) -> RunRecord:
     """A queued run: the assistant's settings, overridden by what the request set."""
 
     def pick(key: str, default: Any = None) -> Any:
@@ -192,7 +200,7 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     }
 
 
-def new_step(run: Record, step_type: str, details: dict[str, Any], now: int) -> Record:
+def new_step(run: Record, step_type: str, details: dict[str, Any], now: int) -> StepRecord:
     return {
         "id": new_id("step"),
         "object": "thread.run.step",
@@ -213,7 +221,7 @@ def new_step(run: Record, step_type: str, details: dict[str, Any], now: int) -> 
     }
 
 
-def new_assistant_message(run: Record, text: str, now: int) -> Record:
+def new_assistant_message(run: Record, text: str, now: int) -> MessageRecord:
     return {
         "id": new_id("message"),
         "object": "thread.message",
