@@ -13,6 +13,10 @@ import logging
 import os
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 log = logging.getLogger("local")
 _started = False
@@ -51,11 +55,9 @@ def _resume_queued_runs() -> int:
     return resumed
 
 
-def _describe(settings: object) -> str:
-    from ..config import Settings
+def _describe(settings: Settings) -> str:
     from ..wiring import DATABASE_FILE
 
-    assert isinstance(settings, Settings)
     if settings.store_engine == "sqlite":
         where = f"embedded SQLite at {os.path.join(settings.data_dir, DATABASE_FILE)}"
     else:

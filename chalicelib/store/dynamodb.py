@@ -123,16 +123,16 @@ class _Expression:
     """One request's placeholder maps, and conditions and updates compiled into them."""
 
     def __init__(self) -> None:
-        self.names: dict[str, str] = {}
+        self.names: dict[str, str] = {}  # placeholder -> attribute
+        self._placeholders: dict[str, str] = {}  # attribute -> placeholder
         self.values: dict[str, Any] = {}
 
     def name(self, attr: str) -> str:
-        placeholder = f"#n{len(self.names)}"
-        for existing, name in self.names.items():
-            if name == attr:
-                return existing
-        self.names[placeholder] = attr
-        return placeholder
+        if attr not in self._placeholders:
+            placeholder = f"#n{len(self.names)}"
+            self.names[placeholder] = attr
+            self._placeholders[attr] = placeholder
+        return self._placeholders[attr]
 
     def value(self, value: Any) -> str:
         placeholder = f":v{len(self.values)}"
@@ -406,8 +406,8 @@ class DynamoDBEngine:
         return 0  # the table's TTL (attribute `ttl`) deletes expired items itself
 
 
-def botocore_client(region: str | None = None) -> Any:
+def botocore_client() -> Any:
     """A DynamoDB client; honours AWS_ENDPOINT_URL_DYNAMODB and the usual AWS settings."""
     import botocore.session
 
-    return botocore.session.get_session().create_client("dynamodb", region_name=region)
+    return botocore.session.get_session().create_client("dynamodb")

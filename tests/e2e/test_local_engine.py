@@ -41,6 +41,24 @@ def local_server(data_dir: Path, *args: str) -> LiveServer:
     return start_server(env, args=args)
 
 
+def kill_hard(server: LiveServer) -> None:
+    """kill -9: no shutdown, no flush, as a crash or an OOM kill would end it."""
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(timeout=10)
+
+
+def model_env(data_dir: Path, base_url: str, **extra: str) -> dict[str, str]:
+    """A local server on `data_dir` whose model is the chat-completions server at `base_url`,
+    with a 2 s lease so a killed worker's runs come back quickly."""
+    return {
+        "DATA_DIR": str(data_dir),
+        "MODEL_PROVIDER": "openai",
+        "OPENAI_COMPAT_BASE_URL": base_url,
+        "RUN_LEASE_SECONDS": "2",
+        **extra,
+    }
+
+
 def populate(sdk: openai.OpenAI) -> dict[str, Any]:
     """One of everything: an assistant, a thread with messages, a completed run and its steps."""
     assistant = sdk.beta.assistants.create(model="echo", name="keeper", instructions="be kind")
@@ -112,8 +130,7 @@ def test_a_killed_server_loses_no_committed_write(data_dir: Path) -> None:
                     thread_id=thread.id, role="user", content=f"message {i}"
                 )
                 written.append(message.id)
-            os.kill(server.process.pid, signal.SIGKILL)  # right after the last answer
-            server.process.wait(timeout=10)
+            kill_hard(server)  # right after the last answer
     finally:
         server.stop()
     with local_server(data_dir) as second, make_client(second, key) as sdk:
@@ -318,12 +335,7 @@ def test_a_run_whose_server_was_killed_mid_turn_completes_after_the_restart(
 
     key = new_key()
     with fake_chat(hang_first=1) as model:
-        env = {
-            "DATA_DIR": str(data_dir),
-            "MODEL_PROVIDER": "openai",
-            "OPENAI_COMPAT_BASE_URL": model.base_url,
-            "RUN_LEASE_SECONDS": "2",
-        }
+        env = model_env(data_dir, model.base_url)
         first = start_server(env)
         try:
             with make_client(first, key) as sdk:
@@ -333,8 +345,7 @@ def test_a_run_whose_server_was_killed_mid_turn_completes_after_the_restart(
                 assert model.started.wait(20), "the model was never called"
                 claimed = sdk.beta.threads.runs.retrieve(thread_id=thread.id, run_id=run.id)
                 assert claimed.status == "in_progress"
-            os.kill(first.process.pid, signal.SIGKILL)
-            first.process.wait(timeout=10)
+            kill_hard(first)
         finally:
             first.stop()
         with start_server(env) as second, make_client(second, key) as sdk:
@@ -358,13 +369,7 @@ def test_queued_runs_resume_at_once_after_a_restart(data_dir: Path) -> None:
 
     key = new_key()
     with fake_chat(hang_first=4) as model:
-        env = {
-            "DATA_DIR": str(data_dir),
-            "MODEL_PROVIDER": "openai",
-            "OPENAI_COMPAT_BASE_URL": model.base_url,
-            "RUN_LEASE_SECONDS": "2",
-            "QUEUED_RESEND_AFTER_SECONDS": "3600",
-        }
+        env = model_env(data_dir, model.base_url, QUEUED_RESEND_AFTER_SECONDS="3600")
         first = start_server(env)
         made = []
         try:
@@ -383,8 +388,7 @@ def test_queued_runs_resume_at_once_after_a_restart(data_dir: Path) -> None:
                     sdk.beta.threads.runs.retrieve(thread_id=t, run_id=r).status for t, r in made
                 ]
                 assert sorted(statuses) == ["in_progress"] * 4 + ["queued"], statuses
-            os.kill(first.process.pid, signal.SIGKILL)
-            first.process.wait(timeout=10)
+            kill_hard(first)
         finally:
             first.stop()
         with start_server(env) as second, make_client(second, key) as sdk:
