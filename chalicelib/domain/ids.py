@@ -28,6 +28,9 @@ PREFIXES = {
     "run": "run_",
     "step": "step_",
     "call": "call_",
+    "file": "file-",
+    "vector_store": "vs_",
+    "file_batch": "vsfb_",
 }
 
 _lock = threading.Lock()
