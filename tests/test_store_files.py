@@ -16,15 +16,14 @@ from chalicelib.domain.pagination import PageRequest
 from chalicelib.store import keys
 from chalicelib.store.blobs import blob_key
 from chalicelib.store.store import Record, Store
+from tests import test_store as contract
 from tests.support import engines
-from tests.test_store import (  # noqa: F401  (fixtures: the same engines as the store suite)
-    NOW,
-    OTHER_PROJECT,
-    PROJECT,
-    dynalite_server,
-    engine,
-    store,
-)
+
+NOW, PROJECT, OTHER_PROJECT = contract.NOW, contract.PROJECT, contract.OTHER_PROJECT
+# The store suite's fixtures: every engine it runs on, each test on a table or file of its own.
+dynalite_server = contract.dynalite_server
+engine = contract.engine
+store = contract.store
 
 
 def file_record(
@@ -128,9 +127,9 @@ def test_files_past_expiry_are_found_by_the_index(store: Store) -> None:
 
 
 @pytest.mark.parametrize("shards", [1, 4])
-def test_files_past_expiry_cover_every_shard(engine: Any, shards: int) -> None:  # noqa: F811
-    store = Store(engine, shards)
+def test_files_past_expiry_cover_every_shard(engine: Any, shards: int) -> None:
+    sharded = Store(engine, shards)
     files = [file_record(expires_at=NOW + i) for i in range(1, 13)]
     for file in files:
-        store.put_file(PROJECT, file)
-    assert {f for _, f in store.files_past_expiry(NOW + 100, page_size=2)} == set(ids(files))
+        sharded.put_file(PROJECT, file)
+    assert {f for _, f in sharded.files_past_expiry(NOW + 100, page_size=2)} == set(ids(files))
