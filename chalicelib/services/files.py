@@ -66,11 +66,15 @@ def get_file(svc: Services, project: str, file_id: str) -> Record:
 
 
 def read_file_content(svc: Services, project: str, file_id: str) -> bytes:
-    file = get_file(svc, project, file_id)
+    return content_of(svc, get_file(svc, project, file_id))
+
+
+def content_of(svc: Services, file: Record) -> bytes:
+    """The bytes of a file whose record the caller has (from get_file)."""
     try:
         return svc.blobs.get(file["blob_key"])
     except BlobNotFound:  # deleted meanwhile
-        raise rules.file_not_found(file_id) from None
+        raise rules.file_not_found(file["id"]) from None
 
 
 def list_files(svc: Services, project: str, page: PageRequest, purpose: str | None = None) -> Page:
