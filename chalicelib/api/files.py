@@ -114,7 +114,7 @@ def file_content(req: ApiRequest, file_id: str) -> Response:
         )
     name = quote(file["filename"], safe="")
     return Response(
-        body=files.content_of(req.svc, file),
+        body=files.content_of(req.svc, file, req.project),
         status_code=200,
         headers={
             "Content-Type": DEFAULT_CONTENT_TYPE,
