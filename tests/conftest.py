@@ -12,13 +12,16 @@ from moto import mock_aws
 
 from chalicelib.config import Settings
 from chalicelib.providers.echo import EchoProvider
+from chalicelib.providers.embeddings.hashing import HashingEmbedder
 from chalicelib.services.context import Services
 from chalicelib.store.dynamodb import DynamoDBEngine
 from chalicelib.store.engine import Engine
 from chalicelib.store.sqlite import SqliteEngine
 from chalicelib.store.store import Store
+from chalicelib.store.vectors import VectorIndex
 from tests.support import engines
 from tests.support.doubles import ManualClock, RecordingDispatcher
+from tests.support.vectors import vector_index_for
 
 TABLE = "assistants-runs-test"
 KEY = "sk-test-key-0001"
@@ -60,9 +63,12 @@ def sqlite_engine(tmp_path: Any) -> Iterator[SqliteEngine]:
     engine.close()
 
 
-def make_services(engine: Engine | Any, **settings: Any) -> Services:
+def make_services(
+    engine: Engine | Any, vectors: VectorIndex | None = None, **settings: Any
+) -> Services:
     """Services on `engine` (a moto client: DynamoDB on moto, table TABLE); stage `local`
-    (any key is its own project) unless given."""
+    (any key is its own project) unless given. The vector index is the embedded engine's
+    table (in `engine`'s file, or a file of its own on moto: see tests/support/vectors.py)."""
     config = Settings(**{"table_name": TABLE, "stage": "local", **settings})
     if not isinstance(engine, (SqliteEngine, DynamoDBEngine)):
         engine = DynamoDBEngine(engine, TABLE)
@@ -72,6 +78,8 @@ def make_services(engine: Engine | Any, **settings: Any) -> Services:
         clock=ManualClock(),
         dispatcher=RecordingDispatcher(),
         provider=EchoProvider(),
+        vectors=vectors or vector_index_for(engine),
+        embedder=HashingEmbedder(config.embeddings_dimension),
     )
 
 
@@ -82,7 +90,9 @@ def svc(request: pytest.FixtureRequest) -> Services:
     `@pytest.mark.parametrize("svc", ["moto"], indirect=True)` puts them on moto instead.
     """
     if getattr(request, "param", "sqlite") == "moto":
-        return make_services(request.getfixturevalue("dynamodb"))
+        tmp_path = request.getfixturevalue("tmp_path")
+        dynamodb = request.getfixturevalue("dynamodb")
+        return make_services(dynamodb, vectors=vector_index_for(dynamodb, tmp_path))
     return make_services(request.getfixturevalue("sqlite_engine"))
 
 
