@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from chalicelib.config import Settings
 from chalicelib.providers.echo import EchoProvider
 from chalicelib.providers.embeddings.hashing import HashingEmbedder
 from chalicelib.services.context import Services
+from chalicelib.store.blobs import BlobStore, LocalBlobs, S3Blobs
 from chalicelib.store.dynamodb import DynamoDBEngine
 from chalicelib.store.engine import Engine
 from chalicelib.store.sqlite import SqliteEngine
@@ -24,6 +26,7 @@ from tests.support.doubles import ManualClock, RecordingDispatcher
 from tests.support.vectors import vector_index_for
 
 TABLE = "assistants-runs-test"
+FILES_BUCKET = "assistants-files-test"
 KEY = "sk-test-key-0001"
 OTHER_KEY = "sk-test-key-0002"
 
@@ -64,11 +67,15 @@ def sqlite_engine(tmp_path: Any) -> Iterator[SqliteEngine]:
 
 
 def make_services(
-    engine: Engine | Any, vectors: VectorIndex | None = None, **settings: Any
+    engine: Engine | Any,
+    blobs: BlobStore | None = None,
+    vectors: VectorIndex | None = None,
+    **settings: Any,
 ) -> Services:
     """Services on `engine` (a moto client: DynamoDB on moto, table TABLE); stage `local`
-    (any key is its own project) unless given. The vector index is the embedded engine's
-    table (in `engine`'s file, or a file of its own on moto: see tests/support/vectors.py)."""
+    (any key is its own project) unless given. File content: `blobs`, else a new directory.
+    The vector index is the embedded engine's table (in `engine`'s file, or a file of its own
+    on moto: see tests/support/vectors.py)."""
     config = Settings(**{"table_name": TABLE, "stage": "local", **settings})
     if not isinstance(engine, (SqliteEngine, DynamoDBEngine)):
         engine = DynamoDBEngine(engine, TABLE)
@@ -78,22 +85,33 @@ def make_services(
         clock=ManualClock(),
         dispatcher=RecordingDispatcher(),
         provider=EchoProvider(),
+        blobs=blobs or LocalBlobs(tempfile.mkdtemp(prefix="assistants-blobs-")),
         vectors=vectors or vector_index_for(engine),
         embedder=HashingEmbedder(config.embeddings_dimension),
     )
+
+
+def moto_blobs() -> S3Blobs:
+    """S3Blobs on moto (call inside mock_aws, e.g. with the `dynamodb` fixture): bucket
+    FILES_BUCKET, created here."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=FILES_BUCKET)
+    return S3Blobs(FILES_BUCKET, s3)
 
 
 @pytest.fixture
 def svc(request: pytest.FixtureRequest) -> Services:
     """Services on the embedded engine, a ManualClock, and a RecordingDispatcher (jobs wait).
 
-    `@pytest.mark.parametrize("svc", ["moto"], indirect=True)` puts them on moto instead.
+    `@pytest.mark.parametrize("svc", ["moto"], indirect=True)` puts them on moto instead
+    (DynamoDB and S3). File content goes to the test's own directory (or moto's bucket).
     """
     if getattr(request, "param", "sqlite") == "moto":
+        client = request.getfixturevalue("dynamodb")
         tmp_path = request.getfixturevalue("tmp_path")
-        dynamodb = request.getfixturevalue("dynamodb")
-        return make_services(dynamodb, vectors=vector_index_for(dynamodb, tmp_path))
-    return make_services(request.getfixturevalue("sqlite_engine"))
+        return make_services(client, blobs=moto_blobs(), vectors=vector_index_for(client, tmp_path))
+    blobs = LocalBlobs(request.getfixturevalue("tmp_path") / "files")
+    return make_services(request.getfixturevalue("sqlite_engine"), blobs=blobs)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from ..domain.clock import Clock
 from ..providers.base import ModelProvider
 from ..providers.embeddings.base import Embedder
 from ..providers.embeddings.hashing import HashingEmbedder
+from ..store.blobs import BlobStore
 from ..store.store import Store
 from ..store.vector_indexes import UnconfiguredVectorIndex
 from ..store.vectors import VectorIndex
@@ -25,6 +26,7 @@ class Services:
     clock: Clock
     dispatcher: Dispatcher
     provider: ModelProvider
+    blobs: BlobStore  # file content: store/blobs.py
     # Chunks of vector store files and their embeddings (wiring.py picks them from settings).
     vectors: VectorIndex = field(default_factory=UnconfiguredVectorIndex)
     embedder: Embedder = field(default_factory=HashingEmbedder)
