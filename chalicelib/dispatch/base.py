@@ -17,5 +17,15 @@ def purge_job(project: str, thread_id: str) -> Job:
     return {"kind": "purge_thread", "project": project, "thread_id": thread_id}
 
 
+def ingest_job(project: str, vector_store_id: str, file_id: str) -> Job:
+    """A vector store file to extract, chunk, embed and index (services/ingestion.py)."""
+    return {
+        "kind": "ingest_file",
+        "project": project,
+        "vector_store_id": vector_store_id,
+        "file_id": file_id,
+    }
+
+
 class Dispatcher(Protocol):
     def send(self, job: Job) -> None: ...
