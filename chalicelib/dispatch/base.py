@@ -27,5 +27,10 @@ def ingest_job(project: str, vector_store_id: str, file_id: str) -> Job:
     }
 
 
+def file_deleted_job(project: str, file_id: str) -> Job:
+    """A deleted file to remove from every vector store of its project (and from the index)."""
+    return {"kind": "file_deleted", "project": project, "file_id": file_id}
+
+
 class Dispatcher(Protocol):
     def send(self, job: Job) -> None: ...

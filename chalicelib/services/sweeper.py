@@ -20,6 +20,7 @@ from ..domain import lifecycle, transitions
 from ..domain.transitions import RunChange
 from ..observability import metrics
 from ..store.store import IndexEntry
+from . import files
 from .context import Services
 from .lazy_expiry import is_past_deadline, settle_run
 from .runs import finish_cancel
@@ -41,6 +42,7 @@ class SweepReport:
     stores_expired: int = 0  # vector stores past their expires_at, now expired
     files_resent: int = 0  # vector store files whose ingestion was sent again
     files_failed: int = 0  # vector store files whose ingestion never finished, ended failed
+    files_expired: int = 0  # files past their expires_at, removed with their content
     budget_exhausted: bool = False
     duration_ms: int = 0
 
@@ -78,6 +80,7 @@ def expire_stale_runs(svc: Services) -> SweepReport:
         _safely(report, entry, lambda e: _recover(svc, e, now, report))
     expire_vector_stores(svc, now, budget)
     recover_ingestion(svc, now, budget)
+    report.files_expired = remove_expired_files(svc, now, budget)
     report.removed = svc.store.remove_expired_items(now)
     report.duration_ms = int((time.monotonic() - started) * 1000)
     log.info(json.dumps({"event": "sweep", **asdict(report)}))
@@ -85,6 +88,23 @@ def expire_stale_runs(svc: Services) -> SweepReport:
         report.examined, report.expired, report.resent + report.finalised + report.recovered
     )
     return report
+
+
+def remove_expired_files(svc: Services, now: int, budget: _Budget) -> int:
+    """Files past their `expires_at`: removed as a delete would (record, content, then the
+    vector stores' job). One that cannot be removed is logged and left for the next tick."""
+    removed = 0
+    for project, file_id in svc.store.files_past_expiry(now):
+        if budget.runs <= 0 or time.monotonic() >= budget.stop_at:
+            budget.report.budget_exhausted = True
+            break
+        budget.runs -= 1
+        try:
+            removed += files.expire_file(svc, project, file_id, now)
+        except Exception:
+            budget.report.errors += 1
+            log.exception(json.dumps({"event": "sweep_file_failed", "file_id": file_id}))
+    return removed
 
 
 def _safely(report: SweepReport, entry: IndexEntry, handle: Callable[[IndexEntry], int]) -> int:
