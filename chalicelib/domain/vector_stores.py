@@ -159,6 +159,9 @@ def vector_store_wire(record: Record) -> Record:
     wire["file_counts"] = file_counts(record)
     wire["status"] = store_status(record)
     wire["metadata"] = record.get("metadata") or {}
+    if wire["expires_after"] is None:
+        # Optional and not nullable in the spec (the hosted API sent null): left out when unset.
+        del wire["expires_after"]
     return wire
 
 

@@ -215,7 +215,9 @@ class VectorStoreRecords:
 
     def stores_past_expiry(self, now: int, page_size: int = _INDEX_PAGE) -> Iterator[StoreRef]:
         below = keys.index_sort_key(now + 1, "")
-        for item in self._index_items(keys.ACTIVE_INDEX, keys.VS_EXPIRY, below, page_size):
+        for item in self._vector_store_index_items(
+            keys.ACTIVE_INDEX, keys.VS_EXPIRY, below, page_size
+        ):
             project = item["pk"][len("P#") : -len("#VS")]
             yield StoreRef(project, item["sk"][len(keys.VS) :])
 
@@ -399,11 +401,15 @@ class VectorStoreRecords:
     def files_ingesting_due(self, now: int, page_size: int = _INDEX_PAGE) -> Iterator[FileRef]:
         """In_progress files whose sweeper deadline has passed."""
         below = f"{now + 1:012d}#"
-        for item in self._index_items(keys.PENDING_INDEX, keys.INGESTING, below, page_size):
+        for item in self._vector_store_index_items(
+            keys.PENDING_INDEX, keys.INGESTING, below, page_size
+        ):
             project, vector_store_id = keys.split_vector_store_pk(item["pk"])
             yield FileRef(project, vector_store_id, item["sk"][len(keys.VS_FILE) :])
 
-    def _index_items(self, index: str, kind: str, below: str, page_size: int) -> Iterator[Item]:
+    def _vector_store_index_items(
+        self, index: str, kind: str, below: str, page_size: int
+    ) -> Iterator[Item]:
         for shard in range(self.shards):
             start = None
             while True:
