@@ -5,13 +5,16 @@ Request models are imported inside the handlers that parse a body (reads never l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..domain import vector_stores as vs
 from ..domain.errors import InvalidRequest
 from ..domain.pagination import list_body, parse_page_request
 from ..services import vector_stores as service
-from .router import ApiRequest, Router
+from .router import ApiRequest, Router, json_response
+
+if TYPE_CHECKING:
+    from chalice import Response
 
 router = Router()
 STORES = "/v1/vector_stores"
@@ -31,6 +34,13 @@ def _status_filter(req: ApiRequest) -> str | None:
             param="filter",
         )
     return value
+
+
+def _polled(req: ApiRequest, body: dict[str, Any]) -> Response:
+    """An object the SDK's `*_and_poll` helpers poll, with the hint they read (as runs have)."""
+    return json_response(
+        body, headers={"openai-poll-after-ms": str(req.svc.settings.poll_after_ms)}
+    )
 
 
 def _file_list(page: Any) -> dict[str, Any]:
@@ -120,9 +130,9 @@ def list_vector_store_files(req: ApiRequest, vector_store_id: str) -> dict[str, 
 
 
 @router.route("GET", FILE)
-def get_vector_store_file(req: ApiRequest, vector_store_id: str, file_id: str) -> dict[str, Any]:
+def get_vector_store_file(req: ApiRequest, vector_store_id: str, file_id: str) -> Response:
     record = service.get_vector_store_file(req.svc, req.project, vector_store_id, file_id)
-    return vs.vector_store_file_wire(record)
+    return _polled(req, vs.vector_store_file_wire(record))
 
 
 @router.route("POST", FILE)
@@ -161,9 +171,9 @@ def create_file_batch(req: ApiRequest, vector_store_id: str) -> dict[str, Any]:
 
 
 @router.route("GET", BATCH)
-def get_file_batch(req: ApiRequest, vector_store_id: str, batch_id: str) -> dict[str, Any]:
+def get_file_batch(req: ApiRequest, vector_store_id: str, batch_id: str) -> Response:
     batch = service.get_file_batch(req.svc, req.project, vector_store_id, batch_id)
-    return vs.file_batch_wire(batch)
+    return _polled(req, vs.file_batch_wire(batch))
 
 
 @router.route("POST", BATCH + "/cancel")
