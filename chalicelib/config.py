@@ -117,6 +117,27 @@ class Settings:
     local_read_timeout_seconds: int = _setting(
         "LOCAL_READ_TIMEOUT_SECONDS", 10, "local server: how long one read of a request may wait"
     )
+    embeddings_provider: str = _setting(
+        "EMBEDDINGS_PROVIDER", "hashing", "hashing (offline, the default), bedrock or openai"
+    )
+    embeddings_model: str | None = _setting(
+        "EMBEDDINGS_MODEL", None, "the embedding model (bedrock: amazon.titan-embed-text-v2:0)"
+    )
+    embeddings_dimension: int = _setting(
+        "EMBEDDINGS_DIMENSION", 512, "floats per embedding; the vector index's dimension"
+    )
+    embeddings_base_url: str | None = _setting(
+        "EMBEDDINGS_BASE_URL", None, "an OpenAI-compatible embeddings endpoint (openai)"
+    )
+    embeddings_api_key: str | None = _setting(
+        "EMBEDDINGS_API_KEY", None, "the key for EMBEDDINGS_BASE_URL"
+    )
+    vector_bucket_name: str | None = _setting(
+        "VECTOR_BUCKET_NAME", None, "the S3 Vectors bucket; unset: the embedded engine's index"
+    )
+    vector_index_name: str | None = _setting(
+        "VECTOR_INDEX_NAME", None, "the index in VECTOR_BUCKET_NAME (the stack creates both)"
+    )
 
     @property
     def is_local(self) -> bool:

@@ -78,6 +78,7 @@ def start_local_stage() -> None:
         try:
             svc = get_services()
             svc.store.create_schema()
+            svc.vectors.create_schema()
         except Exception as error:  # whatever it is, the server must not start half-configured
             raise SystemExit(f"assistants-runs: cannot start the local stage: {error}") from None
         http.install(svc.settings.max_body_bytes, svc.settings.local_read_timeout_seconds)
