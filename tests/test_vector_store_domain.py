@@ -124,3 +124,19 @@ def test_statuses_follow_the_counts() -> None:
     assert vs.batch_status({**batch, "n_failed": 1, "n_completed": 1, "n_total": 2}) == "completed"
     assert vs.batch_status({**batch, "n_in_progress": 1, "n_total": 1}) == vs.IN_PROGRESS
     assert vs.batch_status({**batch, "cancelled": True}) == vs.CANCELLED
+
+
+@pytest.mark.parametrize(
+    ("record_type", "wire_keys"),
+    [
+        (vs.VectorStoreRecord, vs.VECTOR_STORE_KEYS),
+        (vs.VectorStoreFileRecord, vs.VECTOR_STORE_FILE_KEYS),
+        (vs.FileBatchRecord, vs.FILE_BATCH_KEYS),
+    ],
+)
+def test_record_types_name_every_wire_key(record_type: type, wire_keys: tuple[str, ...]) -> None:
+    derived = {"file_counts", "status"}  # computed from the counters when sent
+    fields = set(record_type.__annotations__)
+    assert set(wire_keys) - fields <= derived
+    if "status" not in fields:
+        assert {"n_in_progress", "n_total"} <= fields

@@ -8,11 +8,63 @@ from them. A vector store file's `status` is stored: it is what every conditiona
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from .ids import new_id
 
 Record = dict[str, Any]
+
+
+class VectorStoreRecord(TypedDict, total=False):
+    id: str
+    object: str  # "vector_store"
+    created_at: int
+    name: str | None  # sent as "" when unset
+    usage_bytes: int
+    expires_after: dict[str, Any] | None
+    expires_at: int | None
+    last_active_at: int
+    metadata: dict[str, str]
+    # Internal: the counters `file_counts` and `status` are derived from, and the expiry mark.
+    n_in_progress: int
+    n_completed: int
+    n_failed: int
+    n_cancelled: int
+    n_total: int
+    expired: bool
+
+
+class VectorStoreFileRecord(TypedDict, total=False):
+    id: str  # the file's ID
+    object: str  # "vector_store.file"
+    usage_bytes: int
+    created_at: int
+    vector_store_id: str
+    status: str  # in_progress | completed | failed | cancelled (| deleted: internal)
+    last_error: dict[str, str] | None
+    chunking_strategy: dict[str, Any]
+    attributes: dict[str, Any]
+    # Internal.
+    filename: str  # the file's name when it was added (search results carry it)
+    batch_id: str | None  # the batch that added it
+    chunk_count: int
+    attempt: int  # deliveries of its ingestion job so far (fences the sweeper's re-sends)
+    listed: str  # "1" on a live file: what lists filter on (a tombstone has none)
+
+
+class FileBatchRecord(TypedDict, total=False):
+    id: str
+    object: str  # "vector_store.files_batch"
+    created_at: int
+    vector_store_id: str
+    # Internal: the counters `file_counts` and `status` are derived from, and the cancel mark.
+    n_in_progress: int
+    n_completed: int
+    n_failed: int
+    n_cancelled: int
+    n_total: int
+    cancelled: bool
+
 
 IN_PROGRESS: Final = "in_progress"
 COMPLETED: Final = "completed"
@@ -41,10 +93,6 @@ VECTOR_STORE_FILE_KEYS = (
     "chunking_strategy", "attributes",
 )  # fmt: skip
 FILE_BATCH_KEYS = ("id", "object", "created_at", "vector_store_id", "status", "file_counts")
-
-
-def zero_counts() -> dict[str, int]:
-    return dict.fromkeys(COUNT_ATTRS, 0)
 
 
 def file_counts(record: Record) -> dict[str, int]:
@@ -83,7 +131,7 @@ def new_vector_store(
     name: str | None,
     metadata: dict[str, str] | None,
     expires_after: dict[str, Any] | None,
-) -> Record:
+) -> VectorStoreRecord:
     return {
         "id": new_id("vector_store"),
         "object": "vector_store",
@@ -94,7 +142,11 @@ def new_vector_store(
         "expires_at": expires_at(expires_after, now),
         "last_active_at": now,
         "metadata": metadata or {},
-        **zero_counts(),
+        "n_in_progress": 0,
+        "n_completed": 0,
+        "n_failed": 0,
+        "n_cancelled": 0,
+        "n_total": 0,
     }
 
 
@@ -107,7 +159,7 @@ def new_vector_store_file(
     chunking_strategy: dict[str, Any],
     attributes: dict[str, Any] | None,
     batch_id: str | None = None,
-) -> Record:
+) -> VectorStoreFileRecord:
     return {
         "id": file_id,
         "object": "vector_store.file",
@@ -124,13 +176,17 @@ def new_vector_store_file(
     }
 
 
-def new_file_batch(vector_store_id: str, now: int) -> Record:
+def new_file_batch(vector_store_id: str, now: int) -> FileBatchRecord:
     return {
         "id": new_id("file_batch"),
         "object": "vector_store.files_batch",
         "created_at": now,
         "vector_store_id": vector_store_id,
-        **zero_counts(),
+        "n_in_progress": 0,
+        "n_completed": 0,
+        "n_failed": 0,
+        "n_cancelled": 0,
+        "n_total": 0,
     }
 
 
