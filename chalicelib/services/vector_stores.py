@@ -229,13 +229,16 @@ def update_file_attributes(
     file_id: str,
     attributes: dict[str, Any] | None,
 ) -> Record:
-    """Replace a file's attributes (search filters see them at once; no re-ingestion)."""
+    """Replace a file's attributes. Search checks them at once; a completed file's chunks are
+    indexed again with them in the background (a file still ingesting picks them up itself)."""
     get_vector_store_file(svc, project, vector_store_id, file_id)
     updated = svc.store.update_vector_store_file(
         project, vector_store_id, file_id, {"attributes": attributes or {}}
     )
     if updated is None:
         raise vs.vector_store_file_not_found(vector_store_id, file_id)
+    if updated.get("status") == vs.COMPLETED:
+        svc.dispatcher.send(ingest_job(project, vector_store_id, file_id, refresh=True))
     return updated
 
 
