@@ -489,3 +489,30 @@ def test_attributes_changed_while_ingesting_are_indexed_too(api: Api, svc: Servi
     assert [r["file_id"] for r in api.ok("POST", f"{VS}/{store['id']}/search", v2)["data"]] == [
         file_id
     ]
+
+
+@BOTH_PATHS
+def test_a_file_deleted_while_it_ingests_leaves_no_chunks_and_is_not_revived(
+    api: Api, svc: Services
+) -> None:
+    file_id = upload(svc, "a.txt", "alpha beta gamma delta")
+    store = api.ok("POST", VS, {"file_ids": [file_id]})
+    put_chunks = svc.vectors.put_chunks
+
+    def put_after_the_delete(*args: Any) -> None:
+        # The client takes the file out of the store while the worker is indexing it.
+        api.ok("DELETE", f"{VS}/{store['id']}/files/{file_id}")
+        put_chunks(*args)
+
+    svc.vectors.put_chunks = put_after_the_delete  # type: ignore[method-assign]
+    (job,) = svc.dispatcher.take()  # type: ignore[attr-defined]
+    handle_job(svc, job)
+    svc.vectors.put_chunks = put_chunks  # type: ignore[method-assign]
+    vector = svc.embedder.embed(["alpha beta"])[0]
+    assert svc.vectors.query(project(svc), [store["id"]], vector, 10) == [], "chunks dropped"
+    handle_job(svc, job)  # delivered again: the file is gone, nothing comes back
+    assert api.ok("GET", f"{VS}/{store['id']}/files")["data"] == []
+    assert api.ok("GET", f"{VS}/{store['id']}")["file_counts"] == {
+        "in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 0
+    }  # fmt: skip
+    assert svc.vectors.query(project(svc), [store["id"]], vector, 10) == []
