@@ -516,3 +516,28 @@ def test_a_file_deleted_while_it_ingests_leaves_no_chunks_and_is_not_revived(
         "in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 0
     }  # fmt: skip
     assert svc.vectors.query(project(svc), [store["id"]], vector, 10) == []
+
+
+def test_a_large_store_delete_finishes_in_a_purge_job(
+    api: Api, svc: Services, three: list[str]
+) -> None:
+    import dataclasses
+
+    from chalicelib.dispatch.base import purge_vector_store_job
+
+    svc.settings = dataclasses.replace(svc.settings, delete_inline_items=1)
+    store = api.ok("POST", VS, {"file_ids": three})
+    run_jobs(svc)
+    assert api.ok("DELETE", f"{VS}/{store['id']}")["deleted"] is True
+    assert error(api, "GET", f"{VS}/{store['id']}")[0] == 404, "gone at once"
+    job = purge_vector_store_job(project(svc), store["id"])
+    assert svc.dispatcher.jobs == [job]  # type: ignore[attr-defined]
+    vector = svc.embedder.embed(["zebra"])[0]
+    assert svc.vectors.query(project(svc), [store["id"]], vector, 10), "chunks wait for the job"
+    run_jobs(svc)
+    assert svc.vectors.query(project(svc), [store["id"]], vector, 10) == []
+    assert all(svc.store.stores_holding_file(project(svc), f) == [] for f in three)
+    handle_job(svc, job)  # again: nothing left, nothing breaks
+    mine = api.ok("POST", VS, {})
+    handle_job(svc, purge_vector_store_job(project(svc), mine["id"]))  # a live store: ignored
+    assert api.ok("GET", f"{VS}/{mine['id']}")["id"] == mine["id"]

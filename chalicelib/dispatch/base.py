@@ -31,6 +31,11 @@ def ingest_job(project: str, vector_store_id: str, file_id: str, refresh: bool =
     return job
 
 
+def purge_vector_store_job(project: str, vector_store_id: str) -> Job:
+    """A deleted vector store whose remaining file records, batches and chunks are to go."""
+    return {"kind": "purge_vector_store", "project": project, "vector_store_id": vector_store_id}
+
+
 def file_deleted_job(project: str, file_id: str) -> Job:
     """A deleted file to remove from every vector store of its project (and from the index)."""
     return {"kind": "file_deleted", "project": project, "file_id": file_id}

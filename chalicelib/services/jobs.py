@@ -31,6 +31,11 @@ def handle_job(svc: Services, job: Job) -> None:
             refresh=bool(job.get("refresh")),
         )
         log.info("ingest job done: %s", status)
+    elif kind == "purge_vector_store":
+        from .vector_stores import purge_deleted_vector_store
+
+        done = purge_deleted_vector_store(svc, job["project"], job["vector_store_id"])
+        log.info("vector store purge job done: %s", "finished" if done else "continues")
     elif kind == "file_deleted":
         from .vector_stores import remove_file_from_all_stores
 

@@ -8,22 +8,25 @@ sweeper found it past `expires_at` (it still reads, but no longer searches or ta
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..dispatch.base import ingest_job
+from ..dispatch.base import ingest_job, purge_vector_store_job
 from ..domain import vector_stores as vs
 from ..domain.ids import is_valid_id
 from ..domain.pagination import Page, PageRequest
 from ..store.vector_store_records import AddOutcome
 from .context import Services
+from .handoff import hand_off
 
 if TYPE_CHECKING:
     from ..domain.vector_store_requests import CreateFileBatch, ModifyVectorStore
 
 Record = dict[str, Any]
-# A store purged inline on delete takes at most this many rounds of 1000 items.
-_PURGE_ROUNDS = 100
+log = logging.getLogger(__name__)
+# A purge job's pass: at most this many rounds of 1000 file records, then it sends itself again.
+_PURGE_ROUNDS = 20
 
 
 def _field(request: Any, name: str) -> Any:
@@ -107,21 +110,39 @@ def modify_vector_store(
 
 
 def delete_vector_store(svc: Services, project: str, vector_store_id: str) -> dict[str, Any]:
-    """Delete the store, its file records, batches and chunks; the files themselves remain."""
+    """Delete the store, its file records, batches and chunks; the files themselves remain.
+
+    The store answers 404 at once. Up to `delete_inline_items` file records go in the request
+    (and then the chunks); a larger store's remainder goes to a purge job.
+    """
     _require_store_id(vector_store_id)
     if svc.store.delete_vector_store(project, vector_store_id) is None:
         raise vs.vector_store_not_found(vector_store_id)
-    purge_vector_store(svc, project, vector_store_id)
+    inline = svc.settings.delete_inline_items
+    if svc.store.purge_vector_store(project, vector_store_id, max_items=inline):
+        svc.vectors.delete_store(project, vector_store_id)
+    else:
+        hand_off(svc, purge_vector_store_job(project, vector_store_id))
     return {"id": vector_store_id, "object": "vector_store.deleted", "deleted": True}
 
 
-def purge_vector_store(svc: Services, project: str, vector_store_id: str) -> None:
-    """What a deleted store leaves: its records, then its chunks (ingestion that finishes late
-    finds the store gone and drops the chunks it wrote, see ingestion.py)."""
+def purge_deleted_vector_store(svc: Services, project: str, vector_store_id: str) -> bool:
+    """The purge job: a deleted store's records in rounds, then its chunks; True when done.
+
+    A job naming a store that exists does nothing. Ingestion that finishes late finds the store
+    gone and drops the chunks it wrote (ingestion.py).
+    """
+    if not is_valid_id("vector_store", vector_store_id):
+        return True
+    if svc.store.get_vector_store(project, vector_store_id) is not None:
+        log.warning("ignoring a purge job for a vector store that exists: %s", vector_store_id)
+        return True
     for _ in range(_PURGE_ROUNDS):
         if svc.store.purge_vector_store(project, vector_store_id):
-            break
-    svc.vectors.delete_store(project, vector_store_id)
+            svc.vectors.delete_store(project, vector_store_id)
+            return True
+    svc.dispatcher.send(purge_vector_store_job(project, vector_store_id))  # the next pass
+    return False
 
 
 def touch_vector_stores(svc: Services, project: str, vector_store_ids: list[str]) -> None:
@@ -195,7 +216,8 @@ def _add(
     if outcome == AddOutcome.EXPIRED:
         raise vs.vector_store_expired(vector_store_id)
     if outcome == AddOutcome.ADDED:
-        svc.dispatcher.send(ingest_job(project, vector_store_id, file["id"]))
+        # A lost send is logged: the sweeper re-sends the file's job (INGEST_RESEND_AFTER_SECONDS).
+        hand_off(svc, ingest_job(project, vector_store_id, file["id"]))
     return stored
 
 
@@ -238,7 +260,7 @@ def update_file_attributes(
     if updated is None:
         raise vs.vector_store_file_not_found(vector_store_id, file_id)
     if updated.get("status") == vs.COMPLETED:
-        svc.dispatcher.send(ingest_job(project, vector_store_id, file_id, refresh=True))
+        hand_off(svc, ingest_job(project, vector_store_id, file_id, refresh=True))
     return updated
 
 
