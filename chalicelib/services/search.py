@@ -19,7 +19,7 @@ from ..domain import vector_stores as vs
 from ..domain.errors import InvalidRequest
 from ..store.vector_filters import FilterError, check_filter, matches
 from .context import Services
-from .vector_stores import pending_files, touch_vector_stores, usable_vector_store
+from .vector_stores import pending_files, touch_vector_store, usable_vector_store
 
 __all__ = ["SearchResult", "pending_files", "search_page", "search_vector_stores"]
 
@@ -68,9 +68,9 @@ def search_vector_stores(
             check_filter(filters)
         except FilterError as error:
             raise InvalidRequest(f"Invalid 'filters': {error}.", param="filters") from None
-    for vector_store_id in ids:
-        usable_vector_store(svc, project, vector_store_id)
-    touch_vector_stores(svc, project, ids)
+    stores = [usable_vector_store(svc, project, vector_store_id) for vector_store_id in ids]
+    for store in stores:
+        touch_vector_store(svc, project, store)
     if not ids or not query.strip():
         return []
     threshold = float((ranking_options or {}).get("score_threshold") or 0)

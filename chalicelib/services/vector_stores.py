@@ -148,13 +148,19 @@ def purge_deleted_vector_store(svc: Services, project: str, vector_store_id: str
 def touch_vector_stores(svc: Services, project: str, vector_store_ids: list[str]) -> None:
     """The stores were used (a search, a run's file_search): `last_active_at` moves to now, and
     so does `expires_at` for a store that expires after inactivity."""
-    now = svc.clock.now()
     for vector_store_id in vector_store_ids:
         record = svc.store.get_vector_store(project, vector_store_id)
-        if record is None or record.get("expired") or record.get("last_active_at") == now:
-            continue
-        due = vs.expires_at(record.get("expires_after"), now)
-        svc.store.touch_vector_store(project, vector_store_id, now, due)
+        if record is not None:
+            touch_vector_store(svc, project, record)
+
+
+def touch_vector_store(svc: Services, project: str, record: Record) -> None:
+    """`touch_vector_stores` for a store already read (at most one write per store a second)."""
+    now = svc.clock.now()
+    if record.get("expired") or record.get("last_active_at") == now:
+        return
+    due = vs.expires_at(record.get("expires_after"), now)
+    svc.store.touch_vector_store(project, record["id"], now, due)
 
 
 def pending_files(svc: Services, project: str, vector_store_ids: list[str]) -> int:
