@@ -106,6 +106,7 @@ def test_create_with_files_ingests_and_search_finds_the_right_file_first(
     assert "var x" not in page["data"][0]["content"][0]["text"], "scripts are not indexed"
 
 
+@BOTH_PATHS
 def test_file_objects_list_retrieve_update_and_content(
     api: Api, svc: Services, three: list[str]
 ) -> None:
@@ -223,6 +224,7 @@ def test_deletes_remove_chunks_fix_counts_and_cascade(
     files.get_file(svc, project(svc), three[2])
 
 
+@BOTH_PATHS
 def test_jobs_are_idempotent_and_a_cancelled_batch_file_is_not_revived(
     api: Api, svc: Services, three: list[str]
 ) -> None:
@@ -374,6 +376,7 @@ def test_bad_file_search_and_list_input_are_400s(api: Api, svc: Services, three:
     assert api.ok("GET", base)["file_counts"]["total"] == 0, "nothing was added"
 
 
+@BOTH_PATHS
 def test_expired_store_reads_but_refuses_search_and_files(
     api: Api, svc: Services, three: list[str]
 ) -> None:
@@ -404,6 +407,7 @@ def test_expired_store_reads_but_refuses_search_and_files(
     assert api.ok("GET", f"{path}/files")["data"][0]["id"] == three[0], "its files still list"
 
 
+@BOTH_PATHS
 def test_the_sweeper_resends_lost_ingestion_then_fails_it(api: Api, svc: Services) -> None:
     from chalicelib.services.sweeper import expire_stale_runs
 
