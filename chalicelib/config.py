@@ -89,6 +89,12 @@ class Settings:
     sweep_time_budget_seconds: int = _setting(
         "SWEEP_TIME_BUDGET_SECONDS", 45, "seconds one sweeper tick may take"
     )
+    ingest_resend_after_seconds: int = _setting(
+        "INGEST_RESEND_AFTER_SECONDS", 300, "the sweeper re-sends a file ingesting this long"
+    )
+    ingest_max_attempts: int = _setting(
+        "INGEST_MAX_ATTEMPTS", 3, "deliveries of a file's ingestion before it ends failed"
+    )
     retention_days: int = _setting(
         "RETENTION_DAYS", 0, "TTL of terminal runs and their steps, in days (0: off)"
     )
