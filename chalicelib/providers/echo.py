@@ -66,6 +66,8 @@ def _calls_for(request: ModelRequest, last_user: str) -> list[str]:
 class EchoProvider:
     """Replies word by word, `word_delay` seconds apart (0: as fast as it can)."""
 
+    accepts_images = False  # it reads text only: images are never fetched for it
+
     def __init__(self, word_delay: float = 0.0) -> None:
         self.word_delay = word_delay
 

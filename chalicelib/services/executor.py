@@ -22,6 +22,7 @@ from ..providers.base import ChatMessage, ModelRequest, ModelResponse, ProviderE
 from ..providers.registry import resolve_model
 from .context import Services
 from .events import EventSink, NullSink
+from .images import InvalidImage, message_images
 from .lazy_expiry import is_past_deadline, settle_run
 from .live_turn import LiveTurn
 from .provider_calls import complete_with_retries
@@ -60,6 +61,8 @@ def advance_run(
         except ProviderError as error:
             metrics.provider_error(error.code)
             outcome = _failed(claimed, svc.clock.now(), error.code, str(error))
+        except InvalidImage as error:
+            outcome = _failed(claimed, svc.clock.now(), "invalid_prompt", str(error))
         except Exception:
             log.exception("run %s failed while executing", run_id)
             outcome = _failed(claimed, svc.clock.now(), "server_error", "The server had an error.")
@@ -177,7 +180,18 @@ def _conversation(svc: Services, project: str, run: Record) -> list[ChatMessage]
     strategy = run.get("truncation_strategy") or {}
     last = strategy.get("last_messages") if strategy.get("type") == "last_messages" else None
     messages = svc.store.thread_messages(project, run["thread_id"], last=last)
-    chat = [ChatMessage(role=m["role"], text=message_text(m)) for m in messages]
+    with_images = getattr(svc.provider, "accepts_images", False)
+    seen: dict[str, Any] = {}  # each image fetched once per turn
+    chat = [
+        ChatMessage(
+            role=m["role"],
+            text=message_text(m),
+            images=message_images(svc, project, m, seen)
+            if with_images and m["role"] == "user"
+            else (),
+        )
+        for m in messages
+    ]
     for step in svc.store.run_steps(project, run["thread_id"], run["id"]):
         if step["type"] != "tool_calls" or step["status"] != lifecycle.STEP_COMPLETED:
             continue
