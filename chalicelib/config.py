@@ -88,6 +88,9 @@ class Settings:
     image_fetch_max_redirects: int = _setting(
         "IMAGE_FETCH_MAX_REDIRECTS", 3, "redirects an image_url fetch follows (each re-checked)"
     )
+    file_search_wait_seconds: int = _setting(
+        "FILE_SEARCH_WAIT_SECONDS", 60, "a run waits this long for its thread's files to index"
+    )
     queued_resend_after_seconds: int = _setting(
         "QUEUED_RESEND_AFTER_SECONDS", 60, "the sweeper re-sends a run queued this long"
     )

@@ -67,10 +67,21 @@ def _queued_run(
 
 
 def create_run(
-    svc: Services, project: str, thread_id: str, request: CreateRun, dispatch: bool = True
+    svc: Services,
+    project: str,
+    thread_id: str,
+    request: CreateRun,
+    dispatch: bool = True,
+    include: list[str] | None = None,
 ) -> Record:
-    """Queue a run on a thread (its additional messages first) and hand it to the worker."""
+    """Queue a run on a thread (its additional messages first) and hand it to the worker.
+
+    `include` (the request's include[]) is kept on the run: its stream's step events show
+    file_search result content when it asks for it.
+    """
     run = _queued_run(svc, project, thread_id, request)
+    if include:
+        run["include"] = list(include)
     require_id("thread", thread_id)  # after the assistant, as for an unknown thread
     messages = [
         new_user_message(thread_id, m, run["created_at"]) for m in request.additional_messages or []
@@ -196,7 +207,8 @@ def submit_tool_outputs(
     now = svc.clock.now()
     details = step["step_details"]
     for call in details["tool_calls"]:
-        call["function"]["output"] = outputs[call["id"]]
+        if call["type"] == "function":  # file_search calls of the step were run by us
+            call["function"]["output"] = outputs[call["id"]]
     turn = step.get("turn_usage") or {"prompt_tokens": 0, "completion_tokens": 0}
     step_changes: dict[str, Any] = {
         "status": lifecycle.STEP_COMPLETED,
