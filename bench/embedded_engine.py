@@ -20,6 +20,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -168,6 +169,7 @@ def in_process_reads(
     from chalicelib.providers.echo import EchoProvider
     from chalicelib.services.auth import project_for
     from chalicelib.services.context import Services
+    from chalicelib.store.blobs import LocalBlobs
     from tests.support.services import set_services
 
     class NoJobs:
@@ -175,7 +177,8 @@ def in_process_reads(
             raise AssertionError("a read sent a job")
 
     settings = Settings(stage="local", store_engine="sqlite")
-    svc = Services(settings, Store(engine), SystemClock(), NoJobs(), EchoProvider())
+    blobs = LocalBlobs(tempfile.mkdtemp(prefix="bench-blobs-"))
+    svc = Services(settings, Store(engine), SystemClock(), NoJobs(), EchoProvider(), blobs)
     project = project_for(svc, f"Bearer {key}")
     pk, sk = keys.thread_pk(project, thread_id), keys.run_sk(run_id)
     connection = engine._connection()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from chalicelib.domain.clock import SystemClock
 from chalicelib.providers.echo import EchoProvider
 from chalicelib.services.context import Services
 from chalicelib.services.jobs import handle_job
+from chalicelib.store.blobs import LocalBlobs
 from chalicelib.store.dynamodb import DynamoDBEngine
 from chalicelib.store.store import Store
 from tests.support.services import set_services
@@ -68,6 +70,7 @@ def main() -> None:
             clock=SystemClock(),
             dispatcher=SqsDispatcher(queue_url, sqs),
             provider=EchoProvider(),
+            blobs=LocalBlobs(tempfile.mkdtemp(prefix="bench-blobs-")),
         )
         set_services(svc)
         recorder = Recorder(dynamodb, sqs)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from chalicelib.providers.echo import EchoProvider
 from chalicelib.services.context import Services
 from chalicelib.services.sweeper import expire_stale_runs
 from chalicelib.store import keys
+from chalicelib.store.blobs import LocalBlobs
 from chalicelib.store.dynamodb import DynamoDBEngine
 from chalicelib.store.sqlite import SqliteEngine
 from chalicelib.store.store import Store
@@ -83,6 +85,7 @@ def measure(non_stale: int, stale: int) -> tuple[int, int, int, float]:
             clock=ManualClock(NOW),
             dispatcher=RecordingDispatcher(),
             provider=EchoProvider(),
+            blobs=LocalBlobs(tempfile.mkdtemp(prefix="bench-blobs-")),
         )
         engine.put_many(table_items(non_stale, stale, settings.active_index_shards))
         scanned = [0]
@@ -131,6 +134,7 @@ def sweep_embedded(non_stale: int, stale: int) -> tuple[float, int, float]:
             clock=clock,
             dispatcher=RecordingDispatcher(),
             provider=EchoProvider(),
+            blobs=LocalBlobs(tempfile.mkdtemp(prefix="bench-blobs-")),
         )
         engine.put_many(table_items(non_stale, stale, settings.active_index_shards))
         started = time.perf_counter()

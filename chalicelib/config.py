@@ -108,6 +108,12 @@ class Settings:
         "DELETE_INLINE_ITEMS", 2000, "items a thread delete removes inline (rest: background)"
     )
     max_body_bytes: int = _setting("MAX_BODY_BYTES", 1024 * 1024, "larger bodies get a 413")
+    files_bucket: str | None = _setting(
+        "FILES_BUCKET", None, "the S3 bucket of uploaded files; unset: under DATA_DIR/files"
+    )
+    file_max_bytes: int = _setting(
+        "FILE_MAX_BYTES", 4 * 1024 * 1024, "the largest file an upload may carry (else a 413)"
+    )
     api_key_cache_seconds: int = _setting(
         "API_KEY_CACHE_SECONDS", 60, "how long a key -> project lookup is cached"
     )

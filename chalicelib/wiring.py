@@ -12,11 +12,14 @@ from .domain.clock import SystemClock
 from .services.context import Services
 
 if TYPE_CHECKING:
+    from .store.blobs import BlobStore
     from .store.engine import Engine
     from .store.store import Store
 
 # The embedded engine's file, under DATA_DIR.
 DATABASE_FILE = "assistants.sqlite3"
+# Uploaded files' content, under DATA_DIR, when no FILES_BUCKET is set.
+FILES_DIRECTORY = "files"
 
 _services: Services | None = None
 _lock = threading.Lock()
@@ -58,6 +61,17 @@ def build_store(settings: Settings) -> Store:
     )
 
 
+def build_blobs(settings: Settings) -> BlobStore:
+    """Where file content lives: the stack's bucket when one is named, else DATA_DIR/files."""
+    if settings.files_bucket:
+        from .store.blobs import S3Blobs
+
+        return S3Blobs(settings.files_bucket)
+    from .store.blobs import LocalBlobs
+
+    return LocalBlobs(Path(settings.data_dir) / FILES_DIRECTORY)
+
+
 def build_services(settings: Settings | None = None) -> Services:
     from .providers.registry import build_provider
 
@@ -68,6 +82,7 @@ def build_services(settings: Settings | None = None) -> Services:
         clock=SystemClock(),
         dispatcher=_dispatcher(settings),
         provider=build_provider(settings),
+        blobs=build_blobs(settings),
     )
 
 

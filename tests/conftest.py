@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from moto import mock_aws
 from chalicelib.config import Settings
 from chalicelib.providers.echo import EchoProvider
 from chalicelib.services.context import Services
+from chalicelib.store.blobs import BlobStore, LocalBlobs, S3Blobs
 from chalicelib.store.dynamodb import DynamoDBEngine
 from chalicelib.store.engine import Engine
 from chalicelib.store.sqlite import SqliteEngine
@@ -21,6 +23,7 @@ from tests.support import engines
 from tests.support.doubles import ManualClock, RecordingDispatcher
 
 TABLE = "assistants-runs-test"
+FILES_BUCKET = "assistants-files-test"
 KEY = "sk-test-key-0001"
 OTHER_KEY = "sk-test-key-0002"
 
@@ -60,9 +63,11 @@ def sqlite_engine(tmp_path: Any) -> Iterator[SqliteEngine]:
     engine.close()
 
 
-def make_services(engine: Engine | Any, **settings: Any) -> Services:
+def make_services(
+    engine: Engine | Any, blobs: BlobStore | None = None, **settings: Any
+) -> Services:
     """Services on `engine` (a moto client: DynamoDB on moto, table TABLE); stage `local`
-    (any key is its own project) unless given."""
+    (any key is its own project) unless given. File content: `blobs`, else a new directory."""
     config = Settings(**{"table_name": TABLE, "stage": "local", **settings})
     if not isinstance(engine, (SqliteEngine, DynamoDBEngine)):
         engine = DynamoDBEngine(engine, TABLE)
@@ -72,18 +77,30 @@ def make_services(engine: Engine | Any, **settings: Any) -> Services:
         clock=ManualClock(),
         dispatcher=RecordingDispatcher(),
         provider=EchoProvider(),
+        blobs=blobs or LocalBlobs(tempfile.mkdtemp(prefix="assistants-blobs-")),
     )
+
+
+def moto_blobs() -> S3Blobs:
+    """S3Blobs on moto (call inside mock_aws, e.g. with the `dynamodb` fixture): bucket
+    FILES_BUCKET, created here."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=FILES_BUCKET)
+    return S3Blobs(FILES_BUCKET, s3)
 
 
 @pytest.fixture
 def svc(request: pytest.FixtureRequest) -> Services:
     """Services on the embedded engine, a ManualClock, and a RecordingDispatcher (jobs wait).
 
-    `@pytest.mark.parametrize("svc", ["moto"], indirect=True)` puts them on moto instead.
+    `@pytest.mark.parametrize("svc", ["moto"], indirect=True)` puts them on moto instead
+    (DynamoDB and S3). File content goes to the test's own directory (or moto's bucket).
     """
     if getattr(request, "param", "sqlite") == "moto":
-        return make_services(request.getfixturevalue("dynamodb"))
-    return make_services(request.getfixturevalue("sqlite_engine"))
+        client = request.getfixturevalue("dynamodb")
+        return make_services(client, blobs=moto_blobs())
+    blobs = LocalBlobs(request.getfixturevalue("tmp_path") / "files")
+    return make_services(request.getfixturevalue("sqlite_engine"), blobs=blobs)
 
 
 @pytest.fixture

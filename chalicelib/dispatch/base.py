@@ -17,5 +17,10 @@ def purge_job(project: str, thread_id: str) -> Job:
     return {"kind": "purge_thread", "project": project, "thread_id": thread_id}
 
 
+def file_deleted_job(project: str, file_id: str) -> Job:
+    """A deleted file to remove from every vector store of its project (and from the index)."""
+    return {"kind": "file_deleted", "project": project, "file_id": file_id}
+
+
 class Dispatcher(Protocol):
     def send(self, job: Job) -> None: ...

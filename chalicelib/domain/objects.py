@@ -48,12 +48,18 @@ STEP_KEYS = (
     "metadata", "usage",
 )  # fmt: skip
 
+FILE_KEYS = (
+    "id", "object", "bytes", "created_at", "expires_at", "filename", "purpose", "status",
+    "status_details",
+)  # fmt: skip
+
 _KEYS_BY_OBJECT = {
     "assistant": ASSISTANT_KEYS,
     "thread": THREAD_KEYS,
     "thread.message": MESSAGE_KEYS,
     "thread.run": RUN_KEYS,
     "thread.run.step": STEP_KEYS,
+    "file": FILE_KEYS,
 }
 
 DEFAULT_TRUNCATION = {"type": "auto", "last_messages": None}

@@ -27,10 +27,18 @@ class Page:
     has_more: bool
 
 
-def parse_page_request(query: Mapping[str, str], kind: str) -> PageRequest:
-    """Validate list query parameters; cursors must be IDs of `kind` (e.g. 'run')."""
+def parse_page_request(
+    query: Mapping[str, str],
+    kind: str,
+    default_limit: int = DEFAULT_LIMIT,
+    max_limit: int = MAX_LIMIT,
+) -> PageRequest:
+    """Validate list query parameters; cursors must be IDs of `kind` (e.g. 'run').
+
+    Files list up to 10,000 at once (default 10,000), everything else 1..100 (default 20).
+    """
     raw_limit = query.get("limit")
-    limit = DEFAULT_LIMIT
+    limit = default_limit
     if raw_limit is not None:
         try:
             limit = int(raw_limit)
@@ -39,9 +47,9 @@ def parse_page_request(query: Mapping[str, str], kind: str) -> PageRequest:
                 f"Invalid 'limit': expected an integer, but got '{raw_limit[:40]}' instead.",
                 param="limit",
             ) from None
-        if not 1 <= limit <= MAX_LIMIT:
+        if not 1 <= limit <= max_limit:
             raise InvalidRequest(
-                f"Invalid 'limit': expected an integer between 1 and {MAX_LIMIT}, but got "
+                f"Invalid 'limit': expected an integer between 1 and {max_limit}, but got "
                 f"{limit} instead.",
                 param="limit",
             )

@@ -99,6 +99,21 @@ class RunRecord(TypedDict, total=False):
     include: list[str]  # the create request's include[] (what the run's stream events show)
 
 
+class FileRecord(TypedDict, total=False):
+    id: str
+    object: str  # "file"
+    bytes: int
+    created_at: int
+    expires_at: int | None
+    filename: str
+    purpose: str
+    status: str  # deprecated upstream but required: always "processed"
+    status_details: str | None
+    # Internal: never sent.
+    blob_key: str  # where the content is (store/blobs.py)
+    content_type: str  # the upload part's Content-Type, sent back with the content
+
+
 class StepRecord(TypedDict, total=False):
     id: str
     object: str  # "thread.run.step"

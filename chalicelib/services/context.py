@@ -10,6 +10,7 @@ from ..config import Settings
 from ..dispatch.base import Dispatcher
 from ..domain.clock import Clock
 from ..providers.base import ModelProvider
+from ..store.blobs import BlobStore
 from ..store.store import Store
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ class Services:
     clock: Clock
     dispatcher: Dispatcher
     provider: ModelProvider
+    blobs: BlobStore  # file content: store/blobs.py
     # API key hash -> (project, cached until); deployed stages only.
     key_cache: dict[str, tuple[str | None, float]] = field(default_factory=dict)
     # An ImageFetcher to use instead of the one built from settings (tests: a local server).

@@ -19,6 +19,7 @@ from ..domain import lifecycle, transitions
 from ..domain.transitions import RunChange
 from ..observability import metrics
 from ..store.store import IndexEntry
+from . import files
 from .context import Services
 from .lazy_expiry import is_past_deadline, settle_run
 from .runs import finish_cancel
@@ -36,6 +37,7 @@ class SweepReport:
     stopped: int = 0  # runs whose worker stopped on every attempt, ended failed
     errors: int = 0
     removed: int = 0  # items past their retention TTL (embedded engine; DynamoDB does its own)
+    files_expired: int = 0  # files past their expires_at, removed with their content
     budget_exhausted: bool = False
     duration_ms: int = 0
 
@@ -71,6 +73,7 @@ def expire_stale_runs(svc: Services) -> SweepReport:
     _sweep_pending(svc, now, budget)
     for entry in budget.take(svc.store.runs_with_lapsed_lease(now)):
         _safely(report, entry, lambda e: _recover(svc, e, now, report))
+    report.files_expired = remove_expired_files(svc, now, budget)
     report.removed = svc.store.remove_expired_items(now)
     report.duration_ms = int((time.monotonic() - started) * 1000)
     log.info(json.dumps({"event": "sweep", **asdict(report)}))
@@ -78,6 +81,23 @@ def expire_stale_runs(svc: Services) -> SweepReport:
         report.examined, report.expired, report.resent + report.finalised + report.recovered
     )
     return report
+
+
+def remove_expired_files(svc: Services, now: int, budget: _Budget) -> int:
+    """Files past their `expires_at`: removed as a delete would (record, content, then the
+    vector stores' job). One that cannot be removed is logged and left for the next tick."""
+    removed = 0
+    for project, file_id in svc.store.files_past_expiry(now):
+        if budget.runs <= 0 or time.monotonic() >= budget.stop_at:
+            budget.report.budget_exhausted = True
+            break
+        budget.runs -= 1
+        try:
+            removed += files.expire_file(svc, project, file_id, now)
+        except Exception:
+            budget.report.errors += 1
+            log.exception(json.dumps({"event": "sweep_file_failed", "file_id": file_id}))
+    return removed
 
 
 def _safely(report: SweepReport, entry: IndexEntry, handle: Callable[[IndexEntry], int]) -> int:

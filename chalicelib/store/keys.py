@@ -9,6 +9,7 @@ MSG = "MSG#"
 RUN = "RUN#"
 STEP = "STEP#"
 ASST = "ASST#"
+FILE = "FILE#"
 API_KEY_SK = "KEY"
 # Sort-key bounds: every ID character is in [0-9A-Za-z], all between "!" and "~" in ASCII.
 BELOW_IDS = "!"
@@ -21,6 +22,15 @@ def thread_pk(project: str, thread_id: str) -> str:
 
 def assistants_pk(project: str) -> str:
     return f"P#{project}#ASST"
+
+
+def files_pk(project: str) -> str:
+    """A project's files (their records; the content is a blob, see store/blobs.py)."""
+    return f"P#{project}#FILES"
+
+
+def project_of_files_pk(pk: str) -> str:
+    return pk[len("P#") : -len("#FILES")]
 
 
 def run_sk(run_id: str) -> str:
@@ -61,7 +71,15 @@ INDEX_ATTRS = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
 ACTIVE = "ACTIVE"
 PENDING = "PENDING"
 LEASE = "LEASE"
-INDEX_OF = {ACTIVE: ACTIVE_INDEX, PENDING: PENDING_INDEX, LEASE: PENDING_INDEX}
+# Files with an `expires_at` are in the active index too, in partitions of their own, by when
+# they expire: the sweeper finds expired files without a scan.
+FILE_EXPIRY = "FILEEXP"
+INDEX_OF = {
+    ACTIVE: ACTIVE_INDEX,
+    PENDING: PENDING_INDEX,
+    LEASE: PENDING_INDEX,
+    FILE_EXPIRY: ACTIVE_INDEX,
+}
 
 
 def index_partition(kind: str, shard: int) -> str:
@@ -101,4 +119,12 @@ def lease_index_keys(run_id: str, lease_until: int, shards: int) -> dict[str, st
     return {
         "gsi2pk": index_partition(LEASE, shard_of(run_id, shards)),
         "gsi2sk": index_sort_key(lease_until, run_id),
+    }
+
+
+def file_expiry_index_keys(file_id: str, expires_at: int, shards: int) -> dict[str, str]:
+    """Sparse index `active`, file-expiry partitions: files by when they expire."""
+    return {
+        "gsi1pk": index_partition(FILE_EXPIRY, shard_of(file_id, shards)),
+        "gsi1sk": index_sort_key(expires_at, file_id),
     }

@@ -450,6 +450,49 @@ class Store:
         """Delete items past their retention TTL where the engine does not do it itself."""
         return self.engine.remove_expired(now, limit)
 
+    # -- files -------------------------------------------------------------------------------
+
+    def put_file(self, project: str, file: Record) -> None:
+        """A file's record; one that expires is also in the file-expiry index, by when."""
+        expiry = file.get("expires_at")
+        index = keys.file_expiry_index_keys(file["id"], expiry, self.shards) if expiry else {}
+        pk, sk = keys.files_pk(project), keys.FILE + file["id"]
+        self.engine.put(Put(record_item(pk, sk, file, **index)))
+
+    def get_file(self, project: str, file_id: str) -> Record | None:
+        return self._get(keys.files_pk(project), keys.FILE + file_id)
+
+    def delete_file(self, project: str, file_id: str) -> Record | None:
+        """Delete a file's record; the record as it was, or None if there was none."""
+        return _strip(self.engine.delete(keys.files_pk(project), keys.FILE + file_id))
+
+    def list_files(self, project: str, page: PageRequest, purpose: str | None = None) -> Page:
+        filters = {"purpose": purpose} if purpose else None
+        return self._page(keys.files_pk(project), keys.FILE, page, filters)
+
+    def files_past_expiry(
+        self, now: int, page_size: int = _INDEX_PAGE
+    ) -> Iterator[tuple[str, str]]:
+        """(project, file_id) of every file whose `expires_at` <= now, shard by shard."""
+        for item in self._index_items(
+            keys.FILE_EXPIRY, keys.index_sort_key(now + 1, ""), page_size
+        ):
+            yield keys.project_of_files_pk(item["pk"]), item["sk"][len(keys.FILE) :]
+
+    def _index_items(self, kind: str, below: str, page_size: int) -> Iterator[Item]:
+        """Every raw item of an index partition kind with sort key < `below`, shard by shard."""
+        index = keys.INDEX_OF[kind]
+        for shard in range(self.shards):
+            start = None
+            while True:
+                page = self.engine.query_index(
+                    index, keys.index_partition(kind, shard), below, page_size, start
+                )
+                yield from page.items
+                start = page.next_start
+                if not start:
+                    break
+
     # -- API keys ----------------------------------------------------------------------------
 
     def put_api_key(self, key_hash: str, record: Record) -> None:

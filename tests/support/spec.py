@@ -1,14 +1,22 @@
-"""Validate API objects against OpenAI's published Assistants v2 OpenAPI document.
+"""Validate API objects against OpenAI's published OpenAPI documents: Assistants v2, and Files
+and Vector Stores.
 
-The document lives at ``../shared/spec/openai-assistants.openapi.yaml`` relative to the repo root
-(override with the ``OPENAI_SPEC_PATH`` environment variable). Before validating, it is rewritten
-to fix the quirks listed in ``shared/spec/README.md``:
+The Assistants document lives at ``../shared/spec/openai-assistants.openapi.yaml`` relative to the
+repo root (override with the ``OPENAI_SPEC_PATH`` environment variable); the Files and Vector
+Stores one, ``openai-files-vector-stores.openapi.yaml``, beside it (override with
+``OPENAI_FILES_SPEC_PATH``). ``validate_schema`` and ``validate_response`` look in the Assistants
+document first and then in the other, so a caller names a schema or an operation, not a file;
+``operations()`` lists the Assistants operations only, ``files_operations()`` the others. Before
+validating, each document is rewritten to fix the quirks listed in ``shared/spec/README.md``:
 
 * OpenAPI 3.0 ``nullable: true`` becomes a JSON Schema 2020-12 null branch (``type: [X, 'null']``,
   or ``anyOf: [<schema>, {type: 'null'}]`` beside ``$ref``/``allOf``/``oneOf``/``anyOf``);
   ``allOf: [{$ref: ...}, {nullable: true}]`` becomes ``anyOf: [{allOf: [{$ref: ...}]}, null]``.
 * ``first_id``/``last_id`` of list responses accept ``null`` (an empty page).
 * ``x-oaiMeta`` is dropped; ``format`` is not asserted (no format checker is used).
+* ``OpenAIFile.expires_at`` and ``status_details`` accept ``null``: they are optional and not
+  nullable as written, but the hosted API sent both as ``null`` when unset (the SDK's FileObject
+  types them ``Optional``), and so do we (README, "Files").
 """
 
 from __future__ import annotations
@@ -29,6 +37,9 @@ from referencing.jsonschema import DRAFT202012
 
 __all__ = [
     "SpecViolation",
+    "files_operations",
+    "files_spec_document",
+    "files_spec_path",
     "operations",
     "schema_names",
     "spec_document",
@@ -45,6 +56,7 @@ _DEFAULT_SPEC = (
     / "spec"
     / "openai-assistants.openapi.yaml"
 )
+FILES_SPEC_NAME = "openai-files-vector-stores.openapi.yaml"
 _HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Keys whose values are data (not subschemas): never rewrite inside them.
 _DATA_KEYWORDS = frozenset({"enum", "const", "default", "example", "examples"})
@@ -72,6 +84,20 @@ def spec_path() -> Path:
     """Path of the OpenAPI YAML (``OPENAI_SPEC_PATH`` overrides the default location)."""
     override = os.environ.get("OPENAI_SPEC_PATH")
     return Path(override).expanduser().resolve() if override else _DEFAULT_SPEC
+
+
+def files_spec_path() -> Path:
+    """Path of the Files and Vector Stores YAML: ``OPENAI_FILES_SPEC_PATH``, else beside the
+    Assistants document (so one ``OPENAI_SPEC_PATH`` points a worktree at both)."""
+    override = os.environ.get("OPENAI_FILES_SPEC_PATH")
+    return (
+        Path(override).expanduser().resolve() if override else spec_path().parent / FILES_SPEC_NAME
+    )
+
+
+def _paths() -> tuple[str, str]:
+    """Both documents, in the order names are looked up."""
+    return str(spec_path()), str(files_spec_path())
 
 
 def _is_nullable_marker(node: object) -> bool:
@@ -150,6 +176,19 @@ def _nullable_list_ids(doc: dict[str, Any]) -> None:
                 props[key]["nullable"] = True
 
 
+# Optional, non-nullable fields the hosted API sent as null (schema -> fields).
+_SENT_AS_NULL = {"OpenAIFile": ("expires_at", "status_details")}
+
+
+def _nullable_as_sent(doc: dict[str, Any]) -> None:
+    schemas = doc.get("components", {}).get("schemas", {})
+    for name, fields in _SENT_AS_NULL.items():
+        props = schemas.get(name, {}).get("properties", {})
+        for key in fields:
+            if isinstance(props.get(key), dict):
+                props[key]["nullable"] = True
+
+
 @functools.cache
 def _load(path: str) -> tuple[dict[str, Any], Registry]:
     with open(path, encoding="utf-8") as fh:
@@ -157,6 +196,7 @@ def _load(path: str) -> tuple[dict[str, Any], Registry]:
     if not isinstance(raw, dict) or "components" not in raw:
         raise RuntimeError(f"{path} is not an OpenAPI document with components")
     _nullable_list_ids(raw)
+    _nullable_as_sent(raw)
     doc = _rewrite(raw)
     resource = Resource(contents=doc, specification=DRAFT202012)
     registry: Registry = Registry().with_resource(SPEC_URI, resource)
@@ -164,12 +204,31 @@ def _load(path: str) -> tuple[dict[str, Any], Registry]:
 
 
 def spec_document() -> dict[str, Any]:
-    """The rewritten (3.1-clean) OpenAPI document. Cached; do not mutate."""
+    """The rewritten (3.1-clean) Assistants document. Cached; do not mutate."""
     return _load(str(spec_path()))[0]
+
+
+def files_spec_document() -> dict[str, Any]:
+    """The rewritten (3.1-clean) Files and Vector Stores document. Cached; do not mutate."""
+    return _load(str(files_spec_path()))[0]
 
 
 def _registry() -> Registry:
     return _load(str(spec_path()))[1]
+
+
+def _document_with_schema(schema_name: str) -> str | None:
+    for path in _paths():
+        if schema_name in _load(path)[0]["components"]["schemas"]:
+            return path
+    return None
+
+
+def _document_with_operation(method: str, path_template: str) -> str | None:
+    for path in _paths():
+        if isinstance(_load(path)[0].get("paths", {}).get(path_template, {}).get(method), dict):
+            return path
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,8 +284,8 @@ def _short_message(error: ValidationError) -> str:
     return message if len(message) <= _MAX_INSTANCE_REPR else message[:_MAX_INSTANCE_REPR] + "..."
 
 
-def _errors_at(pointer: str, instance: object) -> list[str]:
-    validator = _validator(pointer, str(spec_path()))
+def _errors_at(pointer: str, instance: object, path: str | None = None) -> list[str]:
+    validator = _validator(pointer, path or str(spec_path()))
     errors: Iterable[ValidationError] = validator.iter_errors(instance)
     ordered = sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message))
     return [_describe(e) for e in ordered]
@@ -245,29 +304,42 @@ def schema_names() -> list[str]:
     return sorted(spec_document()["components"]["schemas"])
 
 
-def operations() -> list[tuple[str, str]]:
-    """Every ``(method, path_template)``, e.g. ``("post", "/threads/{thread_id}/runs")``."""
+def _operations_of(document: dict[str, Any]) -> list[tuple[str, str]]:
     ops: list[tuple[str, str]] = []
-    for path, item in spec_document().get("paths", {}).items():
+    for path, item in document.get("paths", {}).items():
         ops.extend((method, path) for method in item if method in _HTTP_METHODS)
     return sorted(ops, key=lambda op: (op[1], op[0]))
 
 
+def operations() -> list[tuple[str, str]]:
+    """Every Assistants ``(method, path_template)``, e.g. ``("post", "/threads/{id}/runs")``."""
+    return _operations_of(spec_document())
+
+
+def files_operations() -> list[tuple[str, str]]:
+    """Every Files and Vector Stores ``(method, path_template)``, e.g. ``("post", "/files")``."""
+    return _operations_of(files_spec_document())
+
+
 def validate_schema(instance: object, schema_name: str) -> None:
-    """Validate ``instance`` against ``#/components/schemas/<schema_name>``.
+    """Validate ``instance`` against ``#/components/schemas/<schema_name>`` of the first document
+    that has it (Assistants, then Files and Vector Stores).
 
     Raises ``SpecViolation`` listing every error with its JSON path.
     """
-    if schema_name not in spec_document()["components"]["schemas"]:
-        raise KeyError(f"no schema named {schema_name!r} in {spec_path()}")
+    path = _document_with_schema(schema_name)
+    if path is None:
+        raise KeyError(f"no schema named {schema_name!r} in {spec_path()} or {files_spec_path()}")
     pointer = _pointer("components", "schemas", schema_name)
-    _raise_if(_errors_at(pointer, instance), f"not a valid {schema_name}", instance)
+    _raise_if(_errors_at(pointer, instance, path), f"not a valid {schema_name}", instance)
 
 
-def _resolve_local(node: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+def _resolve_local(
+    node: dict[str, Any], doc: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], str | None]:
     """Follow a local ``$ref`` (e.g. to ``#/components/responses/...``); return node and pointer."""
     pointer = None
-    doc = spec_document()
+    doc = doc if doc is not None else spec_document()
     while isinstance(node, dict) and isinstance(node.get("$ref"), str):
         ref = node["$ref"]
         if not ref.startswith("#/"):
@@ -287,13 +359,17 @@ def validate_response(method: str, path_template: str, status: int, body: object
     ``message``, ``type``, ``param`` and ``code``.
     """
     method = method.lower()
-    paths = spec_document().get("paths", {})
-    operation = paths.get(path_template, {}).get(method)
-    if not isinstance(operation, dict):
-        raise KeyError(f"no operation {method.upper()} {path_template} in {spec_path()}")
+    path = _document_with_operation(method, path_template)
+    if path is None:
+        raise KeyError(
+            f"no operation {method.upper()} {path_template} in {spec_path()} or {files_spec_path()}"
+        )
+    document = _load(path)[0]
+    operation = document["paths"][path_template][method]
     what = f"{method.upper()} {path_template} -> {status}"
 
     if status >= 400:
+        # Both documents define ErrorResponse; the Assistants one is the reference.
         errors = _errors_at(_pointer("components", "schemas", "ErrorResponse"), body)
         inner = body.get("error") if isinstance(body, dict) else None
         if isinstance(inner, dict):
@@ -307,13 +383,13 @@ def validate_response(method: str, path_template: str, status: int, body: object
     key = str(status) if str(status) in responses else "default"
     if key not in responses:
         raise SpecViolation(f"{what}: status {status} is not documented (have {sorted(responses)})")
-    response, response_pointer = _resolve_local(responses[key])
+    response, response_pointer = _resolve_local(responses[key], document)
     if response_pointer is None:
         response_pointer = _pointer("paths", path_template, method, "responses", key)
     if "application/json" not in response.get("content", {}):
         raise SpecViolation(f"{what}: the spec documents no application/json body for {key}")
     pointer = response_pointer + _pointer("content", "application/json", "schema")
-    _raise_if(_errors_at(pointer, body), what, body)
+    _raise_if(_errors_at(pointer, body, path), what, body)
 
 
 @functools.cache
