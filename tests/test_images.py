@@ -440,3 +440,52 @@ def test_echo_ignores_images_and_fetches_nothing(svc: Services) -> None:
     assert run["status"] == "completed"
     page = svc.store.thread_messages(PROJECT, run["thread_id"])
     assert page[-1]["content"][0]["text"]["value"] == "hello"
+
+
+def test_an_image_file_reaches_the_model_from_the_files_api(chat_svc: tuple[Services, Any]) -> None:
+    from chalicelib.services import files
+
+    svc, chat = chat_svc
+    image = files.create_file(svc, PROJECT, "pic.png", "vision", PNG, "image/png")
+    part = {"type": "image_file", "image_file": {"file_id": image["id"], "detail": "low"}}
+    run = _run_with_content(svc, [{"type": "text", "text": "What?"}, part])
+    assert run["status"] == "completed", run["last_error"]
+    sent = chat.bodies[0]["messages"][-1]["content"][1]
+    assert sent["image_url"] == {
+        "url": "data:image/png;base64," + base64.b64encode(PNG).decode(),
+        "detail": "low",
+    }
+
+
+def test_an_image_file_that_is_no_image_fails_the_run(chat_svc: tuple[Services, Any]) -> None:
+    from chalicelib.services import files
+
+    svc, chat = chat_svc
+    text = files.create_file(svc, PROJECT, "notes.txt", "assistants", b"hello", "text/plain")
+    part = {"type": "image_file", "image_file": {"file_id": text["id"]}}
+    run = _run_with_content(svc, [part])
+    assert run["status"] == "failed" and run["last_error"] == {
+        "code": "invalid_prompt",
+        "message": f"Invalid image_file '{text['id']}': the file is not a PNG, JPEG, GIF or "
+        "WebP image.",
+    }
+    assert chat.bodies == []
+
+
+def test_a_deleted_image_file_fails_the_run(chat_svc: tuple[Services, Any]) -> None:
+    from chalicelib.services import files
+
+    svc, _ = chat_svc
+    image = files.create_file(svc, PROJECT, "pic.png", "vision", PNG, "image/png")
+    part = {"type": "image_file", "image_file": {"file_id": image["id"]}}
+    assistant = assistants.create_assistant(svc, PROJECT, CreateAssistant(model="m"))
+    body = {"messages": [{"role": "user", "content": [part]}]}
+    thread = threads.create_thread(svc, PROJECT, CreateThread.model_validate(body))
+    files.delete_file(svc, PROJECT, image["id"])
+    request = CreateRun.model_validate({"assistant_id": assistant["id"]})
+    run = runs.create_run(svc, PROJECT, thread["id"], request, dispatch=False)
+    done = executor.advance_run(svc, PROJECT, thread["id"], run["id"])
+    assert done is not None and done["status"] == "failed"
+    assert done["last_error"]["message"] == (
+        f"Invalid image_file '{image['id']}': No such File object: {image['id']}"
+    )

@@ -66,9 +66,19 @@ def check_attachments(
         check_file(svc, project, attachment["file_id"], f"{where}attachments[{i}].file_id")
 
 
+def check_message(svc: Services, project: str, message: Any, where: str) -> None:
+    """A message request's attachments and `image_file` parts (`where`: its place, e.g. "")."""
+    check_attachments(svc, project, message.attachments, where)
+    if isinstance(message.content, list):
+        for i, part in enumerate(message.content):
+            if part["type"] == "image_file":
+                file_id = part["image_file"]["file_id"]
+                check_file(svc, project, file_id, f"{where}content[{i}].image_file.file_id")
+
+
 def check_messages(svc: Services, project: str, messages: list[Any] | None, where: str) -> None:
     for i, message in enumerate(messages or []):
-        check_attachments(svc, project, message.attachments, f"{where}[{i}].")
+        check_message(svc, project, message, f"{where}[{i}].")
 
 
 def prepare_tool_resources(

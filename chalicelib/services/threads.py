@@ -131,10 +131,10 @@ class ThreadBusy(Exception):
 
 
 def add_message(svc: Services, project: str, thread_id: str, request: CreateMessage) -> Record:
-    from .resources import attach_to_thread, check_attachments
+    from .resources import attach_to_thread, check_message
 
     require_id("thread", thread_id)
-    check_attachments(svc, project, request.attachments, "")
+    check_message(svc, project, request, "")
     message = new_user_message(thread_id, request, svc.clock.now())
     stale: str | None = None
     for _ in range(3):
