@@ -7,7 +7,7 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib.api import assistants, inspector, runs, threads
+from chalicelib.api import assistants, files, inspector, runs, threads, vector_stores
 from chalicelib.observability import logs
 from chalicelib.services.jobs import handle_job
 from chalicelib.services.sweeper import expire_stale_runs
@@ -16,7 +16,9 @@ from chalicelib.wiring import get_services
 app = Chalice(app_name="assistants-runs")
 logs.configure()
 
-for module in (assistants, threads, runs):
+# Uploads and file downloads pass through as bytes (deployed: the REST API's binary media types).
+app.api.binary_types.extend(files.BINARY_TYPES)
+for module in (assistants, threads, runs, files, vector_stores):
     module.router.register(app, get_services)
 inspector.register(app)  # the static page: no key needed to load it
 

@@ -101,6 +101,12 @@ class Settings:
     sweep_time_budget_seconds: int = _setting(
         "SWEEP_TIME_BUDGET_SECONDS", 45, "seconds one sweeper tick may take"
     )
+    ingest_resend_after_seconds: int = _setting(
+        "INGEST_RESEND_AFTER_SECONDS", 300, "the sweeper re-sends a file ingesting this long"
+    )
+    ingest_max_attempts: int = _setting(
+        "INGEST_MAX_ATTEMPTS", 3, "deliveries of a file's ingestion before it ends failed"
+    )
     retention_days: int = _setting(
         "RETENTION_DAYS", 0, "TTL of terminal runs and their steps, in days (0: off)"
     )
@@ -122,6 +128,27 @@ class Settings:
     )
     local_read_timeout_seconds: int = _setting(
         "LOCAL_READ_TIMEOUT_SECONDS", 10, "local server: how long one read of a request may wait"
+    )
+    embeddings_provider: str = _setting(
+        "EMBEDDINGS_PROVIDER", "hashing", "hashing (offline, the default), bedrock or openai"
+    )
+    embeddings_model: str | None = _setting(
+        "EMBEDDINGS_MODEL", None, "the embedding model (bedrock: amazon.titan-embed-text-v2:0)"
+    )
+    embeddings_dimension: int = _setting(
+        "EMBEDDINGS_DIMENSION", 512, "floats per embedding; the vector index's dimension"
+    )
+    embeddings_base_url: str | None = _setting(
+        "EMBEDDINGS_BASE_URL", None, "an OpenAI-compatible embeddings endpoint (openai)"
+    )
+    embeddings_api_key: str | None = _setting(
+        "EMBEDDINGS_API_KEY", None, "the key for EMBEDDINGS_BASE_URL"
+    )
+    vector_bucket_name: str | None = _setting(
+        "VECTOR_BUCKET_NAME", None, "the S3 Vectors bucket; unset: the embedded engine's index"
+    )
+    vector_index_name: str | None = _setting(
+        "VECTOR_INDEX_NAME", None, "the index in VECTOR_BUCKET_NAME (the stack creates both)"
     )
 
     @property

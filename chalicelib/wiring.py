@@ -73,16 +73,21 @@ def build_blobs(settings: Settings) -> BlobStore:
 
 
 def build_services(settings: Settings | None = None) -> Services:
+    from .providers.embeddings.registry import build_embedder
     from .providers.registry import build_provider
+    from .store.vector_indexes import build_vector_index
 
     settings = settings or load_settings()
+    store = build_store(settings)
     return Services(
         settings=settings,
-        store=build_store(settings),
+        store=store,
         clock=SystemClock(),
         dispatcher=_dispatcher(settings),
         provider=build_provider(settings),
         blobs=build_blobs(settings),
+        vectors=build_vector_index(settings, store.engine),
+        embedder=build_embedder(settings),
     )
 
 

@@ -13,14 +13,17 @@ from moto import mock_aws
 
 from chalicelib.config import Settings
 from chalicelib.providers.echo import EchoProvider
+from chalicelib.providers.embeddings.hashing import HashingEmbedder
 from chalicelib.services.context import Services
 from chalicelib.store.blobs import BlobStore, LocalBlobs, S3Blobs
 from chalicelib.store.dynamodb import DynamoDBEngine
 from chalicelib.store.engine import Engine
 from chalicelib.store.sqlite import SqliteEngine
 from chalicelib.store.store import Store
+from chalicelib.store.vectors import VectorIndex
 from tests.support import engines
 from tests.support.doubles import ManualClock, RecordingDispatcher
+from tests.support.vectors import vector_index_for
 
 TABLE = "assistants-runs-test"
 FILES_BUCKET = "assistants-files-test"
@@ -64,10 +67,15 @@ def sqlite_engine(tmp_path: Any) -> Iterator[SqliteEngine]:
 
 
 def make_services(
-    engine: Engine | Any, blobs: BlobStore | None = None, **settings: Any
+    engine: Engine | Any,
+    blobs: BlobStore | None = None,
+    vectors: VectorIndex | None = None,
+    **settings: Any,
 ) -> Services:
     """Services on `engine` (a moto client: DynamoDB on moto, table TABLE); stage `local`
-    (any key is its own project) unless given. File content: `blobs`, else a new directory."""
+    (any key is its own project) unless given. File content: `blobs`, else a new directory.
+    The vector index is the embedded engine's table (in `engine`'s file, or a file of its own
+    on moto: see tests/support/vectors.py)."""
     config = Settings(**{"table_name": TABLE, "stage": "local", **settings})
     if not isinstance(engine, (SqliteEngine, DynamoDBEngine)):
         engine = DynamoDBEngine(engine, TABLE)
@@ -78,6 +86,8 @@ def make_services(
         dispatcher=RecordingDispatcher(),
         provider=EchoProvider(),
         blobs=blobs or LocalBlobs(tempfile.mkdtemp(prefix="assistants-blobs-")),
+        vectors=vectors or vector_index_for(engine),
+        embedder=HashingEmbedder(config.embeddings_dimension),
     )
 
 
@@ -98,7 +108,8 @@ def svc(request: pytest.FixtureRequest) -> Services:
     """
     if getattr(request, "param", "sqlite") == "moto":
         client = request.getfixturevalue("dynamodb")
-        return make_services(client, blobs=moto_blobs())
+        tmp_path = request.getfixturevalue("tmp_path")
+        return make_services(client, blobs=moto_blobs(), vectors=vector_index_for(client, tmp_path))
     blobs = LocalBlobs(request.getfixturevalue("tmp_path") / "files")
     return make_services(request.getfixturevalue("sqlite_engine"), blobs=blobs)
 

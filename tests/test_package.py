@@ -66,6 +66,24 @@ CLIENT_CALL_ACTIONS = {
     "create_table": set(),
     "get_waiter": set(),
 }
+# Store modules that speak to something other than DynamoDB (each has its own check below).
+NON_DYNAMODB_SOURCES = {"blobs.py"}
+# How each S3 client call of the file content (chalicelib/store/blobs.py) maps to IAM actions,
+# and which functions need which: the API writes, reads and deletes content; the worker and the
+# streaming function read it (ingestion, image_file parts of a turn); the sweeper deletes the
+# content of expired files.
+S3_CALL_ACTIONS = {
+    "put_object": "s3:PutObject",
+    "get_object": "s3:GetObject",
+    "delete_object": "s3:DeleteObject",
+}
+FILE_CONTENT_ACTIONS = {
+    "api": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+    "worker": {"s3:GetObject"},
+    "stream": {"s3:GetObject"},
+    "sweeper": {"s3:DeleteObject"},
+}
+BINARY_MEDIA_TYPES = {"multipart/form-data", "application/octet-stream", "application/binary"}
 TRANSACTION_OPERATIONS = {
     "Put": "dynamodb:PutItem",
     "Update": "dynamodb:UpdateItem",
@@ -320,7 +338,8 @@ def test_the_streaming_posts_go_to_the_streaming_function(packaged: Packaged) ->
 
 def _dynamodb_actions_used() -> set[str]:
     """The IAM actions that chalicelib/store's DynamoDB calls need."""
-    source = "\n".join(p.read_text() for p in (ROOT / "chalicelib" / "store").glob("*.py"))
+    modules = (ROOT / "chalicelib" / "store").glob("*.py")
+    source = "\n".join(p.read_text() for p in modules if p.name not in NON_DYNAMODB_SOURCES)
     calls = set(re.findall(r"\bclient\.(\w+)\(", source))
     unknown = calls - set(CLIENT_CALL_ACTIONS)
     assert not unknown, f"map {unknown} to IAM actions here and grant them in infra/resources.json"
@@ -329,6 +348,73 @@ def _dynamodb_actions_used() -> set[str]:
         kinds = set(re.findall(r"[\"'](Put|Update|Delete|ConditionCheck)[\"']\s*:", source))
         needed |= {TRANSACTION_OPERATIONS[k] for k in kinds}
     return needed
+
+
+def _s3_actions_used() -> set[str]:
+    """The IAM actions that chalicelib/store/blobs.py's S3 calls need."""
+    calls = set(re.findall(r"\bclient\.(\w+)\(", (ROOT / "chalicelib/store/blobs.py").read_text()))
+    unknown = calls - set(S3_CALL_ACTIONS)
+    assert not unknown, f"map {unknown} to IAM actions here and grant them in infra/resources.json"
+    return {S3_CALL_ACTIONS[c] for c in calls}
+
+
+def test_the_files_bucket_is_private_encrypted_versioned_and_tls_only(packaged: Packaged) -> None:
+    (name,) = packaged.of_type("AWS::S3::Bucket")
+    assert name == "FilesBucket"
+    bucket = packaged.resources[name]
+    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    props = bucket["Properties"]
+    [rule] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    [lifecycle] = props["LifecycleConfiguration"]["Rules"]
+    assert lifecycle["Status"] == "Enabled" and "Prefix" not in lifecycle
+    assert 1 <= lifecycle["NoncurrentVersionExpiration"]["NoncurrentDays"] <= 30
+    assert lifecycle["ExpiredObjectDeleteMarker"] is True
+    assert lifecycle["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] <= 7
+    assert "ExpirationInDays" not in lifecycle, "current content stays until the file is deleted"
+
+    (policy,) = packaged.of_type("AWS::S3::BucketPolicy").values()
+    assert policy["Properties"]["Bucket"] == {"Ref": "FilesBucket"}
+    [deny] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "s3:*")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Resource"] == [
+        {"Fn::GetAtt": ["FilesBucket", "Arn"]},
+        {"Fn::Sub": "${FilesBucket.Arn}/*"},
+    ]
+    assert packaged.template["Outputs"]["FilesBucketName"]["Value"] == {"Ref": "FilesBucket"}
+
+
+def test_file_content_access_is_least_privilege(packaged: Packaged) -> None:
+    statements = _statements(packaged)
+    objects = {"Fn::Sub": "${FilesBucket.Arn}/*"}
+    assert set().union(*FILE_CONTENT_ACTIONS.values()) == _s3_actions_used()
+    for role, function in FUNCTIONS.items():
+        variables = packaged.function(role)["Environment"]["Variables"]
+        assert variables["FILES_BUCKET"] == {"Ref": "FilesBucket"}, role
+        granted = statements[packaged.resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]]
+        s3 = [s for s in granted if any(a.startswith("s3:") for a in _as_list(s["Action"]))]
+        assert _actions(s3) == FILE_CONTENT_ACTIONS[role], role
+        for statement in s3:
+            assert _as_list(statement["Resource"]) == [objects], (role, statement)
+    for holder, items in statements.items():
+        for statement in items:  # no s3:ListBucket, no bucket-level or wildcard S3 action
+            assert not {"s3:ListBucket", "s3:*"} & _actions([statement]), holder
+
+
+def test_uploads_and_downloads_pass_as_bytes(packaged: Packaged) -> None:
+    body = packaged.resources["RestAPI"]["Properties"]["DefinitionBody"]
+    assert set(body["x-amazon-apigateway-binary-media-types"]) >= BINARY_MEDIA_TYPES
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    assert responses["REQUEST_TOO_LARGE"]["statusCode"] == "413"
 
 
 def _render(template: str) -> Any:

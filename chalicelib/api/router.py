@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Chalice, Response
@@ -50,6 +50,8 @@ class ApiRequest:
     query: dict[str, str]
     multi_query: dict[str, list[str]]
     raw_body: bytes
+    # The request's headers (lower-case names): for the routes that read more than JSON.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def body(self, model: type[Model]) -> Model:
         """The JSON body validated as `model`; an absent body is an empty object."""
@@ -112,44 +114,90 @@ def error_response(error: ApiError) -> Response:
     return json_response(error.body(), error.status)
 
 
+@dataclass(frozen=True)
+class RouteOptions:
+    """What a route asks of a request besides a key.
+
+    `beta`: the `OpenAI-Beta: assistants=v2` header (the Assistants API's routes; the SDK does
+    not send it to /v1/files). `multipart`: the body is multipart/form-data (an upload), up to
+    FILE_MAX_BYTES plus the form's own bytes, instead of JSON up to MAX_BODY_BYTES.
+    """
+
+    beta: bool = True
+    multipart: bool = False
+
+
+DEFAULT_OPTIONS = RouteOptions()
+# What a multipart body may add to the file it carries: boundaries, part headers, small fields.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
 class Router:
     """Collects handlers by (method, path) and registers one Chalice view per path."""
 
     def __init__(self) -> None:
         self.paths: dict[str, dict[str, Handler]] = {}
+        self.options: dict[tuple[str, str], RouteOptions] = {}
 
-    def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
+    def route(
+        self, method: str, path: str, *, beta: bool = True, multipart: bool = False
+    ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.paths.setdefault(path, {})[method] = handler
+            self.options[(path, method)] = RouteOptions(beta=beta, multipart=multipart)
             return handler
 
         return register
 
     def register(self, app: Chalice, services: Callable[[], Services]) -> None:
         for path, handlers in self.paths.items():
-            view = _view(app, handlers, services)
+            options = {m: self.options[(path, m)] for m in handlers}
+            view = _view(app, handlers, services, options)
             name = "api_" + path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
             app.route(path, methods=ALL_METHODS, content_types=["*/*"], name=name)(view)
 
 
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
+    media = _media_type(content_type)
     return media == "application/json" or media.endswith("+json")
 
 
-def admit(svc: Services, request: Any, raw_body: bytes) -> str:
+def is_multipart(content_type: str) -> bool:
+    return _media_type(content_type) == "multipart/form-data"
+
+
+def admit(
+    svc: Services, request: Any, raw_body: bytes, options: RouteOptions = DEFAULT_OPTIONS
+) -> str:
     """The checks every request passes, in the hosted API's order; returns the caller's project."""
-    if len(raw_body) > svc.settings.max_body_bytes:
+    if options.multipart:
+        limit = svc.settings.file_max_bytes + MULTIPART_OVERHEAD_BYTES
+        if len(raw_body) > limit:
+            from ..domain.files import content_too_large
+
+            raise content_too_large(len(raw_body), svc.settings.file_max_bytes)
+    elif len(raw_body) > svc.settings.max_body_bytes:
         raise ApiError(
             f"Request body too large: {len(raw_body)} bytes, over the limit of "
             f"{svc.settings.max_body_bytes} bytes.",
             status=413,
         )
     project = project_for(svc, _authorization(request))
-    if "assistants=v2" not in request.headers.get("openai-beta", ""):
+    if options.beta and "assistants=v2" not in request.headers.get("openai-beta", ""):
         raise missing_beta_header()
     content_type = request.headers.get("content-type", "")
-    if raw_body.strip() and not _is_json(content_type):
+    if options.multipart:
+        if raw_body.strip() and not is_multipart(content_type):
+            raise ApiError(
+                f"Unsupported content type '{content_type[:100]}': upload the file as "
+                "'Content-Type: multipart/form-data' with the fields 'file' and 'purpose'.",
+                status=415,
+            )
+    elif raw_body.strip() and not _is_json(content_type):
         raise ApiError(
             f"Unsupported content type '{content_type[:100]}': send a JSON body with "
             "'Content-Type: application/json'.",
@@ -158,7 +206,12 @@ def admit(svc: Services, request: Any, raw_body: bytes) -> str:
     return project
 
 
-def _view(app: Chalice, handlers: dict[str, Handler], services: Callable[[], Services]) -> Handler:
+def _view(
+    app: Chalice,
+    handlers: dict[str, Handler],
+    services: Callable[[], Services],
+    options: dict[str, RouteOptions],
+) -> Handler:
     def view(**params: str) -> Response:
         request = app.current_request
         try:
@@ -171,10 +224,11 @@ def _view(app: Chalice, handlers: dict[str, Handler], services: Callable[[], Ser
                 )
             svc = services()
             raw_body = request.raw_body or b""
-            project = admit(svc, request, raw_body)
+            project = admit(svc, request, raw_body, options[request.method])
             query = dict(request.query_params or {})
             multi = {k: request.query_params.getlist(k) for k in query} if query else {}
-            api_request = ApiRequest(svc, project, query, multi, raw_body)
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            api_request = ApiRequest(svc, project, query, multi, raw_body, headers)
             result = handler(api_request, **params)
             return result if isinstance(result, Response) else json_response(result)
         except ApiError as error:

@@ -17,6 +17,16 @@ def purge_job(project: str, thread_id: str) -> Job:
     return {"kind": "purge_thread", "project": project, "thread_id": thread_id}
 
 
+def ingest_job(project: str, vector_store_id: str, file_id: str) -> Job:
+    """A vector store file to extract, chunk, embed and index (services/ingestion.py)."""
+    return {
+        "kind": "ingest_file",
+        "project": project,
+        "vector_store_id": vector_store_id,
+        "file_id": file_id,
+    }
+
+
 def file_deleted_job(project: str, file_id: str) -> Job:
     """A deleted file to remove from every vector store of its project (and from the index)."""
     return {"kind": "file_deleted", "project": project, "file_id": file_id}

@@ -55,6 +55,14 @@ def _resume_queued_runs() -> int:
     return resumed
 
 
+def _body_limit(settings: Settings) -> int:
+    """What the HTTP layer reads at most: a JSON body, or an upload of FILE_MAX_BYTES and its
+    form (each route then applies its own limit, with a 413 in the OpenAI shape)."""
+    from ..api.router import MULTIPART_OVERHEAD_BYTES
+
+    return max(settings.max_body_bytes, settings.file_max_bytes + MULTIPART_OVERHEAD_BYTES)
+
+
 def _describe(settings: Settings) -> str:
     from ..wiring import DATABASE_FILE
 
@@ -78,9 +86,10 @@ def start_local_stage() -> None:
         try:
             svc = get_services()
             svc.store.create_schema()
+            svc.vectors.create_schema()
         except Exception as error:  # whatever it is, the server must not start half-configured
             raise SystemExit(f"assistants-runs: cannot start the local stage: {error}") from None
-        http.install(svc.settings.max_body_bytes, svc.settings.local_read_timeout_seconds)
+        http.install(_body_limit(svc.settings), svc.settings.local_read_timeout_seconds)
         _start_sweeper(float(os.environ.get("SWEEP_INTERVAL_SECONDS", "5")))
         print(_describe(svc.settings), file=sys.stderr, flush=True)
         resumed = _resume_queued_runs()

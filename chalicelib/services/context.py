@@ -10,8 +10,12 @@ from ..config import Settings
 from ..dispatch.base import Dispatcher
 from ..domain.clock import Clock
 from ..providers.base import ModelProvider
+from ..providers.embeddings.base import Embedder
+from ..providers.embeddings.hashing import HashingEmbedder
 from ..store.blobs import BlobStore
 from ..store.store import Store
+from ..store.vector_indexes import UnconfiguredVectorIndex
+from ..store.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,9 @@ class Services:
     dispatcher: Dispatcher
     provider: ModelProvider
     blobs: BlobStore  # file content: store/blobs.py
+    # Chunks of vector store files and their embeddings (wiring.py picks them from settings).
+    vectors: VectorIndex = field(default_factory=UnconfiguredVectorIndex)
+    embedder: Embedder = field(default_factory=HashingEmbedder)
     # API key hash -> (project, cached until); deployed stages only.
     key_cache: dict[str, tuple[str | None, float]] = field(default_factory=dict)
     # An ImageFetcher to use instead of the one built from settings (tests: a local server).

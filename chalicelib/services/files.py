@@ -66,11 +66,23 @@ def get_file(svc: Services, project: str, file_id: str) -> Record:
 
 
 def read_file_content(svc: Services, project: str, file_id: str) -> bytes:
-    file = get_file(svc, project, file_id)
+    return content_of(svc, get_file(svc, project, file_id), project)
+
+
+def content_of(svc: Services, file: Record, project: str) -> bytes:
+    """The bytes of a file whose record the caller has (from get_file).
+
+    A blob that cannot be read because the file was deleted meanwhile is a 404 (S3 answers
+    AccessDenied, not NoSuchKey, for a missing key to a role without s3:ListBucket).
+    """
     try:
         return svc.blobs.get(file["blob_key"])
-    except BlobNotFound:  # deleted meanwhile
-        raise rules.file_not_found(file_id) from None
+    except BlobNotFound:
+        raise rules.file_not_found(file["id"]) from None
+    except Exception:
+        if svc.store.get_file(project, file["id"]) is None:
+            raise rules.file_not_found(file["id"]) from None
+        raise
 
 
 def list_files(svc: Services, project: str, page: PageRequest, purpose: str | None = None) -> Page:

@@ -20,5 +20,15 @@ def handle_job(svc: Services, job: Job) -> None:
     elif kind == "purge_thread":
         purge_thread(svc, job["project"], job["thread_id"])
         log.info("purge job done")
+    elif kind == "ingest_file":
+        from .ingestion import ingest_file
+
+        status = ingest_file(svc, job["project"], job["vector_store_id"], job["file_id"])
+        log.info("ingest job done: %s", status)
+    elif kind == "file_deleted":
+        from .vector_stores import remove_file_from_all_stores
+
+        removed = remove_file_from_all_stores(svc, job["project"], job["file_id"])
+        log.info("file_deleted job done: removed from %d vector stores", removed)
     else:
         log.warning("ignoring a job of unknown kind: %r", job)

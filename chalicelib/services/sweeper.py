@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 from ..dispatch.base import run_job
 from ..domain import lifecycle, transitions
@@ -25,6 +26,7 @@ from .lazy_expiry import is_past_deadline, settle_run
 from .runs import finish_cancel
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -37,6 +39,9 @@ class SweepReport:
     stopped: int = 0  # runs whose worker stopped on every attempt, ended failed
     errors: int = 0
     removed: int = 0  # items past their retention TTL (embedded engine; DynamoDB does its own)
+    stores_expired: int = 0  # vector stores past their expires_at, now expired
+    files_resent: int = 0  # vector store files whose ingestion was sent again
+    files_failed: int = 0  # vector store files whose ingestion never finished, ended failed
     files_expired: int = 0  # files past their expires_at, removed with their content
     budget_exhausted: bool = False
     duration_ms: int = 0
@@ -50,7 +55,7 @@ class _Budget:
         self.stop_at = time.monotonic() + seconds
         self.report = report
 
-    def take(self, entries: Iterator[IndexEntry]) -> Iterator[IndexEntry]:
+    def take(self, entries: Iterator[T]) -> Iterator[T]:
         """The entries this tick may still examine."""
         for entry in entries:
             if self.runs <= 0 or time.monotonic() >= self.stop_at:
@@ -73,6 +78,8 @@ def expire_stale_runs(svc: Services) -> SweepReport:
     _sweep_pending(svc, now, budget)
     for entry in budget.take(svc.store.runs_with_lapsed_lease(now)):
         _safely(report, entry, lambda e: _recover(svc, e, now, report))
+    expire_vector_stores(svc, now, budget)
+    recover_ingestion(svc, now, budget)
     report.files_expired = remove_expired_files(svc, now, budget)
     report.removed = svc.store.remove_expired_items(now)
     report.duration_ms = int((time.monotonic() - started) * 1000)
@@ -192,3 +199,65 @@ def _resend(svc: Services, entry: IndexEntry, now: int) -> int:
         svc.dispatcher.send(run_job(entry.project, entry.thread_id, entry.run_id))
         return 1
     return 0
+
+
+# -- vector stores -----------------------------------------------------------------------------
+
+
+def expire_vector_stores(svc: Services, now: int, budget: _Budget) -> None:
+    """Stores past `expires_at` become expired (once: the write is conditional) and their chunks
+    are dropped: an expired store can no longer be searched. Their records stay readable."""
+    report = budget.report
+    for ref in budget.take(svc.store.stores_past_expiry(now)):
+        try:
+            if svc.store.expire_vector_store(ref.project, ref.vector_store_id, now):
+                svc.vectors.delete_store(ref.project, ref.vector_store_id)
+                report.stores_expired += 1
+        except Exception:
+            report.errors += 1
+            log.exception(json.dumps({"event": "sweep_store_failed", **asdict(ref)}))
+
+
+def recover_ingestion(svc: Services, now: int, budget: _Budget) -> None:
+    """Files still in_progress past their deadline: their job was lost or their worker died.
+
+    Each is sent again (fenced on the attempt it was at, so two sweeps send it once), or, after
+    `ingest_max_attempts` deliveries, ends failed with `server_error`: no file ingests forever.
+    """
+    from ..dispatch.base import ingest_job
+    from ..domain import vector_stores as vs
+
+    report = budget.report
+    settings = svc.settings
+    for ref in budget.take(svc.store.files_ingesting_due(now)):
+        try:
+            record = svc.store.raw_vector_store_file(ref.project, ref.vector_store_id, ref.file_id)
+            if record is None or record.get("status") != vs.IN_PROGRESS:
+                continue
+            if svc.store.get_vector_store(ref.project, ref.vector_store_id) is None:
+                # Its store was deleted and the purge did not reach it: finish the purge.
+                svc.store.remove_vector_store_file(
+                    ref.project, ref.vector_store_id, ref.file_id, now
+                )
+                continue
+            attempt = int(record.get("attempt", 1))
+            if attempt >= settings.ingest_max_attempts:
+                error = {
+                    "code": "server_error",
+                    "message": f"Ingestion did not finish after {attempt} attempts.",
+                }
+                if svc.store.finish_vector_store_file(
+                    ref.project, record, vs.FAILED, {"last_error": error}
+                ):
+                    svc.vectors.delete_file(ref.project, ref.vector_store_id, ref.file_id)
+                    report.files_failed += 1
+                continue
+            due = now + settings.ingest_resend_after_seconds
+            if svc.store.reschedule_ingestion(
+                ref.project, ref.vector_store_id, ref.file_id, attempt, due
+            ):
+                svc.dispatcher.send(ingest_job(ref.project, ref.vector_store_id, ref.file_id))
+                report.files_resent += 1
+        except Exception:
+            report.errors += 1
+            log.exception(json.dumps({"event": "sweep_file_failed", **asdict(ref)}))

@@ -122,6 +122,55 @@ def lease_index_keys(run_id: str, lease_until: int, shards: int) -> dict[str, st
     }
 
 
+# -- vector stores (their own partitions; see store.py, "vector stores") -------------------
+VS = "VS#"
+VS_FILE = "FILE#"
+VS_BATCH = "BATCH#"
+# Sparse-index partition kinds of vector stores: files being ingested (pending index, by when
+# the sweeper should look again) and stores with an expiry (active index, by expires_at).
+INGESTING = "INGESTING"
+VS_EXPIRY = "VSEXPIRY"
+
+
+def vector_stores_pk(project: str) -> str:
+    """A project's vector stores, listed by ID."""
+    return f"P#{project}#VS"
+
+
+def vector_store_pk(project: str, vector_store_id: str) -> str:
+    """One vector store's files and file batches."""
+    return f"P#{project}#VS#{vector_store_id}"
+
+
+def file_stores_pk(project: str, file_id: str) -> str:
+    """The vector stores holding a file (sort keys VS#<id>): for the cascade of a file delete."""
+    return f"P#{project}#FVS#{file_id}"
+
+
+def split_vector_store_pk(pk: str) -> tuple[str, str]:
+    """(project, vector_store_id) from a vector store partition key."""
+    head, _, vector_store_id = pk.rpartition("#VS#")
+    return head[len("P#") :], vector_store_id
+
+
+def ingesting_index_keys(
+    vector_store_id: str, file_id: str, due: int, shards: int
+) -> dict[str, str]:
+    """Pending index, ingestion partitions: a file in_progress, by when the sweeper looks again."""
+    return {
+        "gsi2pk": index_partition(INGESTING, shard_of(file_id, shards)),
+        "gsi2sk": f"{due:012d}#{vector_store_id}#{file_id}",
+    }
+
+
+def expiry_index_keys(vector_store_id: str, expires_at: int, shards: int) -> dict[str, str]:
+    """Active index, expiry partitions: a store with `expires_after`, by its `expires_at`."""
+    return {
+        "gsi1pk": index_partition(VS_EXPIRY, shard_of(vector_store_id, shards)),
+        "gsi1sk": index_sort_key(expires_at, vector_store_id),
+    }
+
+
 def file_expiry_index_keys(file_id: str, expires_at: int, shards: int) -> dict[str, str]:
     """Sparse index `active`, file-expiry partitions: files by when they expire."""
     return {

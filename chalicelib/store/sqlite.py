@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +155,15 @@ class SqliteEngine:
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
+
+    # Other tables in the same file (the vector index) use the same connections and lock.
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, for reads."""
+        return self._connection()
+
+    def writing(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE under the engine's write lock)."""
+        return self._writing()
 
     def close(self) -> None:
         with self._connections_lock:

@@ -37,6 +37,7 @@ from .engine import (
     Write,
 )
 from .limits import check_size
+from .vector_store_records import VectorStoreRecords
 
 Record = dict[str, Any]
 _INDEX_PAGE = 100
@@ -113,7 +114,7 @@ def low_id_below(cursor: str) -> str:
     return cursor[:-1] + chr(ord(cursor[-1]) - 1) + keys.ABOVE_IDS
 
 
-class Store:
+class Store(VectorStoreRecords):
     def __init__(self, engine: Engine, index_shards: int = 4, retention_seconds: int = 0) -> None:
         self.engine = engine
         self.shards = index_shards

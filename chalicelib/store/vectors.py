@@ -6,9 +6,9 @@ Amazon S3 Vectors (deployed). Scores are cosine similarities in [-1, 1]; vectors
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 AttributeValue = str | float | bool
 
@@ -54,6 +54,11 @@ class VectorIndex(Protocol):
         vector_store_ids: Sequence[str],
         vector: Sequence[float],
         top_k: int,
+        filters: Mapping[str, Any] | None = None,
     ) -> list[Hit]:
-        """The `top_k` chunks nearest `vector` across the stores, best first (project-scoped)."""
+        """The `top_k` chunks nearest `vector` across the stores, best first (project-scoped).
+
+        `filters`: OpenAI's search filter on the chunks' `attributes` (see vector_filters.py;
+        check it with `vector_filters.check_filter` first), applied before the top-k is taken.
+        """
         ...

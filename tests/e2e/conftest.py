@@ -2,7 +2,8 @@
 
 Servers are started once per session and only when a test asks for one: `server` with runs that
 expire after 600 s, once on the embedded engine and once on a DynamoDB endpoint (moto's server
-mode on 127.0.0.1: the deployed store path), so every test that uses it runs on both; and
+mode on 127.0.0.1: the deployed store path, with file content in an S3 bucket on the same moto
+server), so every test that uses it runs on both; and
 `short_expiry_server` (embedded) with runs that expire after 3 s (a module may start its own
 with `serve`). Every test gets its own API key, i.e. its own project, so
 tests never see each other's objects. Every response is checked against OpenAI's OpenAPI
@@ -19,7 +20,7 @@ import openai
 import pytest
 
 from tests.e2e.wire import check_response
-from tests.support.live_server import LiveServer, dynamodb_env, start_server
+from tests.support.live_server import LiveServer, dynamodb_env, s3_env, start_server
 from tests.support.moto_server import moto_endpoint
 
 SHORT_EXPIRY_SECONDS = 3
@@ -51,7 +52,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     """The local server with the normal run expiry (600 s), on each store path."""
     if request.param == "dynamodb":
         endpoint = request.getfixturevalue("dynamodb_endpoint")
-        yield from serve(600, store_env=dynamodb_env(endpoint))
+        yield from serve(600, store_env={**dynamodb_env(endpoint), **s3_env(endpoint)})
     else:
         yield from serve(600)
 

@@ -140,6 +140,23 @@ def dynamodb_env(endpoint: str) -> dict[str, str]:
     }
 
 
+def s3_env(endpoint: str) -> dict[str, str]:
+    """What puts a server's file content in a bucket of its own (created here) at the S3
+    endpoint `endpoint` (moto's server mode serves S3 beside DynamoDB): the deployed blob path."""
+    import boto3
+
+    bucket = f"e2e-files-{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    s3.create_bucket(Bucket=bucket)
+    return {"FILES_BUCKET": bucket, "AWS_ENDPOINT_URL_S3": endpoint}
+
+
 def start_server(
     extra_env: dict[str, str] | None = None,
     keep_log: bool = False,
