@@ -429,3 +429,32 @@ def test_a_search_beside_a_function_call_waits_only_for_the_function(
     assert [c.name for c in replayed[-3].tool_calls] == [fs.FUNCTION, "get_weather"]
     assert replayed[-2].text.startswith(fs.CITE_HINT.split("{")[0])
     assert "【0:0†rocket.md】" in replayed[-2].text and replayed[-1].text == "sunny"
+
+
+def test_citations_name_known_results_with_character_offsets() -> None:
+    text = "Äpfel 【0:1†ä.txt】 und 【3:0†x】 mehr【0:0†b c.md】"
+    annotations = fs.citations(text, {(0, 0): "file-b", (0, 1): "file-a"})
+    assert [(a["text"], a["file_citation"]["file_id"]) for a in annotations] == [
+        ("【0:1†ä.txt】", "file-a"),
+        ("【0:0†b c.md】", "file-b"),
+    ]
+    for a in annotations:
+        assert text[a["start_index"] : a["end_index"]] == a["text"]
+
+
+def test_the_output_the_model_reads_parses_back() -> None:
+    def result(file_id: str, name: str, text: str) -> dict[str, Any]:
+        content = [{"type": "text", "text": text}]
+        return {"file_id": file_id, "file_name": name, "score": 0.5, "content": content}
+
+    results = [result("f1", "a.txt", "one\n\ntwo"), result("f2", "b.txt", "three")]
+    output = fs.output_for_model(2, results)
+    assert fs.parse_output(output) == [("【2:0†a.txt】", "one\n\ntwo"), ("【2:1†b.txt】", "three")]
+    assert fs.output_for_model(0, []) == fs.NO_RESULTS
+    assert fs.queries_of('{"queries":["a","  ","b"]}', "x") == ["a", "b"]
+    assert fs.queries_of('{"query":"q"}', "x") == ["q"]
+    assert fs.queries_of("not json", "fallback") == ["fallback"]
+    call = {"id": "c", "type": "file_search", "file_search": {"results": results}}
+    details = {"type": "tool_calls", "tool_calls": [call]}
+    stripped = fs.without_content(details)["tool_calls"][0]["file_search"]["results"]
+    assert all("content" not in r for r in stripped) and "content" in results[0]
