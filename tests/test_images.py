@@ -489,3 +489,57 @@ def test_a_deleted_image_file_fails_the_run(chat_svc: tuple[Services, Any]) -> N
     assert done["last_error"]["message"] == (
         f"Invalid image_file '{image['id']}': No such File object: {image['id']}"
     )
+
+
+@pytest.fixture
+def tls_image_server(tmp_path: Any) -> Iterator[tuple[int, Any]]:
+    """An HTTPS image server with a self-signed certificate for images.test (openssl CLI)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=images.test", "-addext", "subjectAltName=DNS:images.test",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Images)
+    httpd.socket = server_context.wrap_socket(httpd.socket, server_side=True)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    client_context = ssl.create_default_context(cafile=str(cert))
+    try:
+        yield int(httpd.server_address[1]), client_context
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_name(
+    tls_image_server: tuple[int, Any],
+) -> None:
+    """The production path: https only, the pinned address, SNI and the certificate checked
+    against the URL's name (not the address)."""
+    port, context = tls_image_server
+
+    def fetcher(names: dict[str, list[str]]) -> ImageFetcher:
+        return ImageFetcher(
+            1024,
+            2,
+            resolve=lambda host, _port: names.get(host, []),
+            allow_address=_only_the_test_server,
+            ssl_context=context,
+        )
+
+    image = fetcher({"images.test": ["127.0.0.1"]}).fetch(f"https://images.test:{port}/a.png")
+    assert image.data == PNG
+    # the same server under another name: the certificate does not match it
+    with pytest.raises(ImageFetchError, match="could not be fetched"):
+        fetcher({"other.test": ["127.0.0.1"]}).fetch(f"https://other.test:{port}/a.png")
