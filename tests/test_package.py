@@ -24,6 +24,7 @@ import pytest
 from chalicelib.config import load_settings
 from chalicelib.observability.metrics import METRICS
 from chalicelib.store.dynamodb import table_definition
+from chalicelib.store.s3_vectors import index_definition
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_ZIP_BYTES = 10 * 1024 * 1024
@@ -46,6 +47,29 @@ STREAMING_ROUTES = (
     "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
 )
 MODEL_ACTIONS = {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}
+EMBEDDING_MODEL_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/"
+    "amazon.titan-embed-text-v2:0"
+}
+VECTOR_INDEX_ARN = {"Fn::GetAtt": ["VectorIndex", "IndexArn"]}
+# S3 Vectors calls in chalicelib/store/s3_vectors.py -> IAM actions. create_schema's calls are
+# local only (tests, a local stage on a real bucket): deployed, CloudFormation creates both.
+S3VECTORS_CALL_ACTIONS = {
+    "put_vectors": "s3vectors:PutVectors",
+    "get_vectors": "s3vectors:GetVectors",
+    "delete_vectors": "s3vectors:DeleteVectors",
+    "query_vectors": "s3vectors:QueryVectors",
+}
+# What each function does with the index: the worker ingests (puts, replaces), runs file_search
+# and handles cascades; the API searches and deletes store files inline; the sweeper drops
+# expired stores' chunks; the streaming function runs file_search in streamed turns. Deleting
+# reads the file's manifest (GetVectors), and a whole store is found by querying it.
+S3VECTORS_BY_ROLE = {
+    "worker": set(S3VECTORS_CALL_ACTIONS.values()),
+    "api": {"s3vectors:QueryVectors", "s3vectors:GetVectors", "s3vectors:DeleteVectors"},
+    "sweeper": {"s3vectors:QueryVectors", "s3vectors:GetVectors", "s3vectors:DeleteVectors"},
+    "stream": {"s3vectors:QueryVectors", "s3vectors:GetVectors"},
+}
 
 # Statements allowed to use "Resource": "*", each with the reason it cannot name a resource.
 # Today there are none: every statement names the table, its indexes, the queue, a log group,
@@ -67,7 +91,7 @@ CLIENT_CALL_ACTIONS = {
     "get_waiter": set(),
 }
 # Store modules that speak to something other than DynamoDB (each has its own check below).
-NON_DYNAMODB_SOURCES = {"blobs.py"}
+NON_DYNAMODB_SOURCES = {"blobs.py", "s3_vectors.py"}
 # How each S3 client call of the file content (chalicelib/store/blobs.py) maps to IAM actions,
 # and which functions need which: the API writes, reads and deletes content; the worker and the
 # streaming function read it (ingestion, image_file parts of a turn); the sweeper deletes the
@@ -284,12 +308,36 @@ def test_each_function_has_its_own_least_privilege_role(packaged: Packaged) -> N
     indexes = {"Fn::Sub": "${RunsTable.Arn}/index/*"}
     assert _actions(roles["sweeper"], indexes) == {"dynamodb:Query"}
     assert "sqs:ReceiveMessage" not in _actions(roles["api"]) | _actions(roles["sweeper"])
-    # The worker and the streaming function run turns (through ConverseStream); the API and
-    # the sweeper never call a model.
+    # The worker and the streaming function run turns (through ConverseStream); the API only
+    # embeds search queries (InvokeModel on the embedding model alone); the sweeper never calls
+    # a model.
     for role in ("worker", "stream"):
         assert _actions(roles[role]) >= MODEL_ACTIONS
-    for role in ("api", "sweeper"):
-        assert not any(a.startswith("bedrock:") for a in _actions(roles[role]))
+    api_bedrock = [
+        s for s in roles["api"] if any(a.startswith("bedrock:") for a in _as_list(s["Action"]))
+    ]
+    assert [(_as_list(s["Action"]), s["Resource"]) for s in api_bedrock] == [
+        (["bedrock:InvokeModel"], EMBEDDING_MODEL_ARN)
+    ]
+    assert not any(a.startswith("bedrock:") for a in _actions(roles["sweeper"]))
+    # The embedding model is one the worker and the streaming function may call too.
+    for role in ("worker", "stream"):
+        model_arns = {
+            json.dumps(r, sort_keys=True)
+            for s in roles[role]
+            if "bedrock:InvokeModel" in _as_list(s["Action"])
+            for r in _as_list(s["Resource"])
+        }
+        assert {
+            json.dumps(EMBEDDING_MODEL_ARN, sort_keys=True),
+            json.dumps({"Fn::Sub": "arn:${AWS::Partition}:bedrock:*::foundation-model/*"}),
+        } & model_arns, role
+    # The vector index: each function exactly what it does, on the index alone.
+    assert _s3vectors_actions_used() == S3VECTORS_BY_ROLE["worker"]
+    for role, wanted in S3VECTORS_BY_ROLE.items():
+        assert _actions(roles[role], VECTOR_INDEX_ARN) == wanted, role
+        granted = {a for a in _actions(roles[role]) if a.startswith("s3vectors:")}
+        assert granted == wanted, f"{role}: s3vectors actions beyond the index or beyond need"
     for role, log_group in LOG_GROUPS.items():
         arn = {"Fn::GetAtt": [log_group, "Arn"]}
         assert _actions(roles[role], arn) == {"logs:CreateLogStream", "logs:PutLogEvents"}
@@ -334,6 +382,45 @@ def test_the_streaming_posts_go_to_the_streaming_function(packaged: Packaged) ->
     assert permission["Principal"] == "apigateway.amazonaws.com"
     assert permission["Action"] == "lambda:InvokeFunction"  # covers InvokeWithResponseStream
     assert permission["SourceArn"]["Fn::Sub"][1] == {"RestAPIId": {"Ref": "RestAPI"}}
+
+
+def _s3vectors_actions_used() -> set[str]:
+    """The IAM actions that S3VectorsIndex's calls (outside create_schema) need."""
+    source = (ROOT / "chalicelib" / "store" / "s3_vectors.py").read_text()
+    calls = set(re.findall(r"_call\(\s*[\"'](\w+)[\"']", source))
+    unknown = calls - set(S3VECTORS_CALL_ACTIONS)
+    assert not unknown, f"map {unknown} to IAM actions here and grant them in infra/resources.json"
+    return {S3VECTORS_CALL_ACTIONS[c] for c in calls}
+
+
+def test_the_vector_index_matches_index_definition_and_the_embedder(packaged: Packaged) -> None:
+    ((bucket_name, bucket),) = packaged.of_type("AWS::S3Vectors::VectorBucket").items()
+    (index,) = packaged.of_type("AWS::S3Vectors::Index").values()
+    props = index["Properties"]
+    expected = index_definition(512)
+    for key, value in expected.items():
+        if key != "Dimension":
+            assert props[key] == value, f"infra/resources.json {key} differs from index_definition"
+    assert props["Dimension"] == {"Ref": "EmbeddingsDimension"}
+    parameter = packaged.template["Parameters"]["EmbeddingsDimension"]
+    assert parameter["Default"] == expected["Dimension"] == load_settings({}).embeddings_dimension
+    assert set(parameter["AllowedValues"]) <= {256, 512, 1024}  # what Titan V2 makes
+    assert props["VectorBucketArn"] == {"Fn::GetAtt": [bucket_name, "VectorBucketArn"]}
+    assert bucket["Properties"]["EncryptionConfiguration"] == {"SseType": "AES256"}
+    for resource in (bucket, index):
+        assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+    provider = {"dev": "hashing", "prod": "bedrock"}[packaged.stage]
+    for role in FUNCTIONS:
+        variables = packaged.function(role)["Environment"]["Variables"]
+        assert variables["VECTOR_INDEX_NAME"] == props["IndexName"], role
+        assert variables["VECTOR_BUCKET_NAME"] == {
+            "Fn::Select": [
+                1, {"Fn::Split": ["/", {"Fn::GetAtt": [bucket_name, "VectorBucketArn"]}]}
+            ]
+        }, role  # fmt: skip
+        assert variables["EMBEDDINGS_DIMENSION"] == {"Ref": "EmbeddingsDimension"}, role
+        assert variables["EMBEDDINGS_PROVIDER"] == provider, role
+        assert "EMBEDDINGS_MODEL" not in variables, role  # the default: the model IAM allows
 
 
 def _dynamodb_actions_used() -> set[str]:

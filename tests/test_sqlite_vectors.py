@@ -140,9 +140,11 @@ def test_concurrent_replacements_and_queries_see_whole_files(index: SqliteVector
 def test_build_vector_index_picks_by_settings(sqlite_engine: SqliteEngine, tmp_path: Path) -> None:
     local = build_vector_index(Settings(stage="local"), sqlite_engine)
     assert isinstance(local, SqliteVectorIndex) and local.engine is sqlite_engine
-    beside = build_vector_index(Settings(stage="local", data_dir=str(tmp_path)), None)
+    beside = build_vector_index(Settings(stage="local", data_dir=str(tmp_path / "new")), None)
     assert isinstance(beside, SqliteVectorIndex)
-    assert beside.engine.path == str(tmp_path / "assistants.sqlite3")
+    assert beside.engine.path == str(tmp_path / "new" / "assistants.sqlite3")
+    beside.create_schema()  # makes the directory
+    assert beside.query(P, ["vs_1"], (1.0,), 1) == []
     missing = build_vector_index(Settings(stage="prod"), None)
     assert isinstance(missing, UnconfiguredVectorIndex)
     with pytest.raises(StoreError, match="VECTOR_BUCKET_NAME"):

@@ -1,4 +1,5 @@
-"""Chunking, text extraction, attribute filters and statuses of vector stores (pure domain)."""
+"""Chunking, text extraction and statuses of vector stores (pure domain); filters are
+store/vector_filters.py's (tests/test_vector_index.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import itertools
 import pytest
 
 from chalicelib.domain import vector_stores as vs
-from chalicelib.domain.attribute_filters import matches
 from chalicelib.domain.chunking import chunk_text, estimate_tokens
 from chalicelib.domain.extraction import ExtractionError, extract_text, html_text
 
@@ -73,44 +73,6 @@ def test_html_keeps_visible_text_only() -> None:
     )
     assert html_text(page) == "The Title\nHead\nOne & two\nthree\nfour"
     assert extract_text("p.htm", page.encode()) == html_text(page)
-
-
-ATTRS = {"lang": "en", "year": 2024, "score": 0.5, "draft": False}
-
-
-@pytest.mark.parametrize(
-    ("filters", "expected"),
-    [
-        ({"type": "eq", "key": "lang", "value": "en"}, True),
-        ({"type": "eq", "key": "draft", "value": 0}, False),  # a boolean is not a number
-        ({"type": "ne", "key": "missing", "value": "x"}, True),
-        ({"type": "gt", "key": "year", "value": 2023}, True),
-        ({"type": "lte", "key": "score", "value": 0.4}, False),
-        ({"type": "gte", "key": "lang", "value": "a"}, True),  # strings compare with strings
-        ({"type": "lt", "key": "lang", "value": 3}, False),  # never across kinds
-        ({"type": "in", "key": "year", "value": [2023, 2024]}, True),
-        ({"type": "nin", "key": "lang", "value": ["en"]}, False),
-        ({"type": "nin", "key": "missing", "value": ["en"]}, True),
-        (
-            {
-                "type": "or",
-                "filters": [
-                    {"type": "eq", "key": "lang", "value": "fr"},
-                    {
-                        "type": "and",
-                        "filters": [
-                            {"type": "eq", "key": "draft", "value": False},
-                            {"type": "gt", "key": "year", "value": 2000},
-                        ],
-                    },
-                ],
-            },
-            True,
-        ),
-    ],
-)
-def test_filters_on_attributes(filters: dict[str, object], expected: bool) -> None:
-    assert matches(filters, ATTRS) is expected
 
 
 def test_statuses_follow_the_counts() -> None:

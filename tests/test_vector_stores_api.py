@@ -141,14 +141,24 @@ def test_file_objects_list_retrieve_update_and_content(
     content = checked(api, "GET", f"{path}/{three[0]}/content", template + "/content")
     assert content["data"] == [{"type": "text", "text": ZEBRA}]
     search = f"{VS}/{store['id']}/search"
-    filtered = api.ok("POST", search, {"query": "zebra", "filters": {"type": "eq", "key": "k",
-                                                                     "value": "v"}})  # fmt: skip
-    assert [r["file_id"] for r in filtered["data"]] == [three[1]], "filters see new attributes"
+    by_k = {"query": "zebra", "filters": {"type": "eq", "key": "k", "value": "v"}}
+    assert api.ok("POST", search, by_k)["data"] == [], "its chunks still carry the old ones"
+    jobs = run_jobs(svc)
+    assert jobs == [ingest_job(project(svc), store["id"], three[1], refresh=True)]
+    assert api.ok("GET", f"{path}/{three[1]}")["status"] == "completed"
+    filtered = api.ok("POST", search, by_k)
+    assert [r["file_id"] for r in filtered["data"]] == [three[1]], "re-indexed with the new ones"
     compound = {"type": "and", "filters": [{"type": "gte", "key": "year", "value": 2000},
                                           {"type": "eq", "key": "ok", "value": True}]}  # fmt: skip
     hits = api.ok("POST", search, {"query": "zebra", "filters": compound})["data"]
     assert [r["file_id"] for r in hits] == [three[0]]
     assert hits[0]["attributes"] == {"lang": "en", "year": 2024, "ok": True}
+    # Attributes that no longer match leave the results at once (the index is behind).
+    api.ok("POST", f"{path}/{three[0]}", {"attributes": {"year": 1999}})
+    assert api.ok("POST", search, {"query": "zebra", "filters": compound})["data"] == []
+    run_jobs(svc)
+    assert api.ok("POST", search, {"query": "zebra", "filters": compound})["data"] == []
+    assert api.ok("GET", VS + f"/{store['id']}")["file_counts"]["completed"] == 2
 
 
 @BOTH_PATHS
@@ -346,6 +356,10 @@ def test_bad_file_search_and_list_input_are_400s(api: Api, svc: Services, three:
          "filters.value"),
         ("POST", f"{base}/search", {"query": "x", "filters": {"type": "and", "filters": [
             {"type": "like", "key": "k", "value": 1}]}}, "filters.filters[0].type"),
+        ("POST", f"{base}/search", {"query": "x", "filters": {"type": "gt", "key": "k",
+         "value": "b"}}, "filters.value"),
+        ("POST", f"{base}/search", {"query": "x", "filters": {"type": "or", "filters": []}},
+         "filters"),
         ("POST", f"{base}/search", {"query": "x", "ranking_options": {"score_threshold": 2}},
          "ranking_options.score_threshold"),
         ("GET", f"{base}/files?filter=done", None, "filter"),
@@ -447,3 +461,83 @@ def test_services_that_runs_use(svc: Services, three: list[str]) -> None:
     )
     assert [r.file_id for r in only] == [three[2]]
     assert json.dumps(results[0].to_wire())
+
+
+def test_attributes_changed_while_ingesting_are_indexed_too(api: Api, svc: Services) -> None:
+    file_id = upload(svc, "a.txt", "alpha beta gamma")
+    store = api.ok("POST", VS, {})
+    path = f"{VS}/{store['id']}/files"
+    api.ok("POST", path, {"file_id": file_id, "attributes": {"v": 1}})
+    embed = svc.embedder.embed
+
+    def embed_while_updated(texts: Any) -> Any:
+        # The client updates the attributes while the worker is embedding the old ones.
+        svc.store.update_vector_store_file(
+            project(svc), store["id"], file_id, {"attributes": {"v": 2}}
+        )
+        return embed(texts)
+
+    svc.embedder.embed = embed_while_updated  # type: ignore[method-assign]
+    (job,) = svc.dispatcher.take()  # type: ignore[attr-defined]
+    handle_job(svc, job)
+    svc.embedder.embed = embed  # type: ignore[method-assign]
+    assert svc.dispatcher.jobs == [  # type: ignore[attr-defined]
+        ingest_job(project(svc), store["id"], file_id, refresh=True)
+    ]
+    run_jobs(svc)
+    v2 = {"query": "alpha", "filters": {"type": "eq", "key": "v", "value": 2}}
+    assert [r["file_id"] for r in api.ok("POST", f"{VS}/{store['id']}/search", v2)["data"]] == [
+        file_id
+    ]
+
+
+@BOTH_PATHS
+def test_a_file_deleted_while_it_ingests_leaves_no_chunks_and_is_not_revived(
+    api: Api, svc: Services
+) -> None:
+    file_id = upload(svc, "a.txt", "alpha beta gamma delta")
+    store = api.ok("POST", VS, {"file_ids": [file_id]})
+    put_chunks = svc.vectors.put_chunks
+
+    def put_after_the_delete(*args: Any) -> None:
+        # The client takes the file out of the store while the worker is indexing it.
+        api.ok("DELETE", f"{VS}/{store['id']}/files/{file_id}")
+        put_chunks(*args)
+
+    svc.vectors.put_chunks = put_after_the_delete  # type: ignore[method-assign]
+    (job,) = svc.dispatcher.take()  # type: ignore[attr-defined]
+    handle_job(svc, job)
+    svc.vectors.put_chunks = put_chunks  # type: ignore[method-assign]
+    vector = svc.embedder.embed(["alpha beta"])[0]
+    assert svc.vectors.query(project(svc), [store["id"]], vector, 10) == [], "chunks dropped"
+    handle_job(svc, job)  # delivered again: the file is gone, nothing comes back
+    assert api.ok("GET", f"{VS}/{store['id']}/files")["data"] == []
+    assert api.ok("GET", f"{VS}/{store['id']}")["file_counts"] == {
+        "in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 0
+    }  # fmt: skip
+    assert svc.vectors.query(project(svc), [store["id"]], vector, 10) == []
+
+
+def test_a_large_store_delete_finishes_in_a_purge_job(
+    api: Api, svc: Services, three: list[str]
+) -> None:
+    import dataclasses
+
+    from chalicelib.dispatch.base import purge_vector_store_job
+
+    svc.settings = dataclasses.replace(svc.settings, delete_inline_items=1)
+    store = api.ok("POST", VS, {"file_ids": three})
+    run_jobs(svc)
+    assert api.ok("DELETE", f"{VS}/{store['id']}")["deleted"] is True
+    assert error(api, "GET", f"{VS}/{store['id']}")[0] == 404, "gone at once"
+    job = purge_vector_store_job(project(svc), store["id"])
+    assert svc.dispatcher.jobs == [job]  # type: ignore[attr-defined]
+    vector = svc.embedder.embed(["zebra"])[0]
+    assert svc.vectors.query(project(svc), [store["id"]], vector, 10), "chunks wait for the job"
+    run_jobs(svc)
+    assert svc.vectors.query(project(svc), [store["id"]], vector, 10) == []
+    assert all(svc.store.stores_holding_file(project(svc), f) == [] for f in three)
+    handle_job(svc, job)  # again: nothing left, nothing breaks
+    mine = api.ok("POST", VS, {})
+    handle_job(svc, purge_vector_store_job(project(svc), mine["id"]))  # a live store: ignored
+    assert api.ok("GET", f"{VS}/{mine['id']}")["id"] == mine["id"]

@@ -17,14 +17,23 @@ def purge_job(project: str, thread_id: str) -> Job:
     return {"kind": "purge_thread", "project": project, "thread_id": thread_id}
 
 
-def ingest_job(project: str, vector_store_id: str, file_id: str) -> Job:
-    """A vector store file to extract, chunk, embed and index (services/ingestion.py)."""
-    return {
+def ingest_job(project: str, vector_store_id: str, file_id: str, refresh: bool = False) -> Job:
+    """A vector store file to extract, chunk, embed and index (services/ingestion.py); with
+    `refresh`, a completed file whose attributes changed, indexed again."""
+    job: Job = {
         "kind": "ingest_file",
         "project": project,
         "vector_store_id": vector_store_id,
         "file_id": file_id,
     }
+    if refresh:
+        job["refresh"] = True
+    return job
+
+
+def purge_vector_store_job(project: str, vector_store_id: str) -> Job:
+    """A deleted vector store whose remaining file records, batches and chunks are to go."""
+    return {"kind": "purge_vector_store", "project": project, "vector_store_id": vector_store_id}
 
 
 def file_deleted_job(project: str, file_id: str) -> Job:

@@ -23,6 +23,7 @@ MAX_SEARCH_RESULTS = 50
 MAX_FILTER_DEPTH = 8
 MAX_QUERY_CHARS = 16_000
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin")
+RANGES = ("gt", "gte", "lt", "lte")
 
 
 def _is_int(value: Any) -> bool:
@@ -154,9 +155,15 @@ def check_filter(value: Any, param: str = "filters", depth: int = 1) -> dict[str
         raise _fail(f"Invalid '{param}': filters nest at most {MAX_FILTER_DEPTH} levels.", param)
     kind = value.get("type")
     if kind in ("and", "or"):
-        if set(value) != {"type", "filters"} or not isinstance(value["filters"], list):
+        parts_given = value.get("filters")
+        if (
+            set(value) != {"type", "filters"}
+            or not isinstance(parts_given, list)
+            or not parts_given
+        ):
             raise _fail(
-                f"Invalid '{param}': a compound filter is {{'type': '{kind}', 'filters': [...]}}.",
+                f"Invalid '{param}': a compound filter is {{'type': '{kind}', 'filters': [...]}} "
+                "with at least one filter.",
                 param,
             )
         parts = [
@@ -180,12 +187,21 @@ def check_filter(value: Any, param: str = "filters", depth: int = 1) -> dict[str
         raise _fail(f"Invalid type for '{param}.key': expected a string.", f"{param}.key")
     operand = value["value"]
     if kind in ("in", "nin"):
-        if not isinstance(operand, list) or not all(
-            isinstance(v, str) or _is_number(v) for v in operand
+        if (
+            not isinstance(operand, list)
+            or not operand
+            or not all(isinstance(v, str) or _is_number(v) for v in operand)
         ):
             raise _fail(
-                f"Invalid '{param}.value': '{kind}' takes an array of strings and numbers.",
+                f"Invalid '{param}.value': '{kind}' takes a non-empty array of strings and "
+                "numbers.",
                 f"{param}.value",
+            )
+    elif kind in RANGES:
+        # The index compares numbers only (S3 Vectors' range operators take numbers).
+        if not _is_number(operand):
+            raise _fail(
+                f"Invalid '{param}.value': '{kind}' compares numbers only.", f"{param}.value"
             )
     elif not isinstance(operand, (str, int, float, bool)):
         raise _fail(

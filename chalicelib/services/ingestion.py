@@ -14,6 +14,7 @@ import json
 import logging
 from typing import Any
 
+from ..dispatch.base import ingest_job
 from ..domain import vector_stores as vs
 from ..domain.chunking import chunk_text
 from ..domain.errors import ApiError
@@ -25,37 +26,73 @@ log = logging.getLogger(__name__)
 EMBED_BATCH = 64  # texts per embeddings call
 
 
-def ingest_file(svc: Services, project: str, vector_store_id: str, file_id: str) -> str:
-    """Ingest a file if it is still in progress; the file's status afterwards (or 'skipped')."""
-    from .files import read_file_content
+def ingest_file(
+    svc: Services, project: str, vector_store_id: str, file_id: str, refresh: bool = False
+) -> str:
+    """Ingest a file if it is still in progress; the file's status afterwards (or 'skipped').
 
+    With `refresh`, a completed file is indexed again with its current attributes (after an
+    attribute update), its status and counts untouched.
+    """
+    if refresh:
+        return _refresh(svc, project, vector_store_id, file_id)
     record = svc.store.raw_vector_store_file(project, vector_store_id, file_id)
     if record is None or record.get("status") != vs.IN_PROGRESS:
         return "skipped"
     try:
-        try:
-            data = read_file_content(svc, project, file_id)
-        except ApiError:  # the file was deleted (its cascade removes this record too)
-            return _fail(svc, project, record, "invalid_file", "The file was deleted.")
-        text = extract_text(record.get("filename") or "", data)
-        static = record["chunking_strategy"]["static"]
-        pieces = chunk_text(text, static["max_chunk_size_tokens"], static["chunk_overlap_tokens"])
-        if not pieces:
-            # The hosted API failed files it could not parse any text from.
-            raise ExtractionError("invalid_file", "The file contains no text to index.")
-        chunks = _embed(svc, record, pieces)
-        svc.vectors.put_chunks(project, vector_store_id, file_id, chunks)
+        chunks, usage = _index(svc, project, record)
     except ExtractionError as error:
         return _fail(svc, project, record, error.code, error.message)
     except Exception as error:  # never leave the file in progress because of us
         log.exception(json.dumps({"event": "ingestion_failed", "file_id": file_id}))
         message = f"The file could not be indexed: {type(error).__name__}: {str(error)[:300]}"
         return _fail(svc, project, record, "server_error", message)
-    usage = len(text.encode("utf-8"))
-    changes = {"usage_bytes": usage, "chunk_count": len(chunks)}
-    if svc.store.finish_vector_store_file(project, record, vs.COMPLETED, changes):
-        return vs.COMPLETED
-    return _lost(svc, project, vector_store_id, file_id)
+    changes = {"usage_bytes": usage, "chunk_count": chunks}
+    if not svc.store.finish_vector_store_file(project, record, vs.COMPLETED, changes):
+        return _lost(svc, project, vector_store_id, file_id)
+    current = svc.store.get_vector_store_file(project, vector_store_id, file_id)
+    if current is not None and current.get("attributes") != record.get("attributes"):
+        # Its attributes changed while it was being indexed: index it again with the new ones.
+        svc.dispatcher.send(ingest_job(project, vector_store_id, file_id, refresh=True))
+    return vs.COMPLETED
+
+
+def _index(svc: Services, project: str, record: dict[str, Any]) -> tuple[int, int]:
+    """Read, extract, chunk, embed and index the file: (chunks, usage bytes)."""
+    from .files import read_file_content
+
+    try:
+        data = read_file_content(svc, project, record["id"])
+    except ApiError:  # the file was deleted (its cascade removes this record too)
+        raise ExtractionError("invalid_file", "The file was deleted.") from None
+    text = extract_text(record.get("filename") or "", data)
+    static = record["chunking_strategy"]["static"]
+    pieces = chunk_text(text, static["max_chunk_size_tokens"], static["chunk_overlap_tokens"])
+    if not pieces:
+        # The hosted API failed files it could not parse any text from.
+        raise ExtractionError("invalid_file", "The file contains no text to index.")
+    chunks = _embed(svc, record, pieces)
+    svc.vectors.put_chunks(project, record["vector_store_id"], record["id"], chunks)
+    return len(chunks), len(text.encode("utf-8"))
+
+
+def _refresh(svc: Services, project: str, vector_store_id: str, file_id: str) -> str:
+    """Index a completed file again until its chunks carry the attributes its record has."""
+    for _ in range(3):  # another update meanwhile: go again (its own job may be behind)
+        record = svc.store.get_vector_store_file(project, vector_store_id, file_id)
+        if record is None or record.get("status") != vs.COMPLETED:
+            return "skipped"
+        try:
+            _index(svc, project, record)
+        except Exception:  # the old chunks stay; search still checks the current attributes
+            log.exception(json.dumps({"event": "refresh_failed", "file_id": file_id}))
+            return "refresh_failed"
+        current = svc.store.get_vector_store_file(project, vector_store_id, file_id)
+        if current is None or current.get("status") != vs.COMPLETED:
+            return _lost(svc, project, vector_store_id, file_id)
+        if current.get("attributes") == record.get("attributes"):
+            return "refreshed"
+    return "refreshed"
 
 
 def _embed(svc: Services, record: dict[str, Any], pieces: list[str]) -> list[Chunk]:

@@ -23,8 +23,19 @@ def handle_job(svc: Services, job: Job) -> None:
     elif kind == "ingest_file":
         from .ingestion import ingest_file
 
-        status = ingest_file(svc, job["project"], job["vector_store_id"], job["file_id"])
+        status = ingest_file(
+            svc,
+            job["project"],
+            job["vector_store_id"],
+            job["file_id"],
+            refresh=bool(job.get("refresh")),
+        )
         log.info("ingest job done: %s", status)
+    elif kind == "purge_vector_store":
+        from .vector_stores import purge_deleted_vector_store
+
+        done = purge_deleted_vector_store(svc, job["project"], job["vector_store_id"])
+        log.info("vector store purge job done: %s", "finished" if done else "continues")
     elif kind == "file_deleted":
         from .vector_stores import remove_file_from_all_stores
 

@@ -1,11 +1,13 @@
 """Search over vector stores: the search endpoint and a run's file_search both call this.
 
-The query is embedded once and the index asked for the nearest chunks across the stores. The
-index knows nothing of `filters` or of files removed a moment ago, so it is asked for more than
-`max_num_results` and the hits are checked here against each file's current record: the file
-must still be in the store and completed, and its current `attributes` must pass the filters
-(attribute updates apply at once, without re-indexing). With filters that reject most files a
-search can return fewer results than asked for (at most OVERFETCH_LIMIT hits are read).
+The query is embedded once and the index asked for the nearest chunks across the stores, with
+`filters` applied inside the index (before its top-k) on the attributes each chunk was indexed
+with. The hits are then checked against each file's current record: the file must still be in
+the store and completed, and its current `attributes` must pass the filters too. An attribute
+update re-indexes the file's chunks in the background (ingestion.py, `refresh`); until that is
+done, a file whose new attributes no longer match is already left out, and one whose new
+attributes now match is found once its chunks carry them. The index is asked for a few more hits
+than `max_num_results`, for the ones this check drops.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain import vector_stores as vs
-from ..domain.attribute_filters import matches
+from ..domain.errors import InvalidRequest
+from ..store.vector_filters import FilterError, check_filter, matches
 from .context import Services
-from .vector_stores import pending_files, touch_vector_stores, usable_vector_store
+from .vector_stores import pending_files, touch_vector_store, usable_vector_store
 
 __all__ = ["SearchResult", "pending_files", "search_page", "search_vector_stores"]
 
-OVERFETCH_FACTOR = 4
-OVERFETCH_LIMIT = 100
+OVERFETCH_FACTOR = 2
+OVERFETCH_LIMIT = 100  # S3 Vectors answers at most 100 per query
 
 
 @dataclass(frozen=True)
@@ -60,15 +63,20 @@ def search_vector_stores(
     scoring below `ranking_options.score_threshold` is left out.
     """
     ids = list(dict.fromkeys(vector_store_ids))
-    for vector_store_id in ids:
-        usable_vector_store(svc, project, vector_store_id)
-    touch_vector_stores(svc, project, ids)
+    if filters is not None:
+        try:
+            check_filter(filters)
+        except FilterError as error:
+            raise InvalidRequest(f"Invalid 'filters': {error}.", param="filters") from None
+    stores = [usable_vector_store(svc, project, vector_store_id) for vector_store_id in ids]
+    for store in stores:
+        touch_vector_store(svc, project, store)
     if not ids or not query.strip():
         return []
     threshold = float((ranking_options or {}).get("score_threshold") or 0)
     top_k = min(max(max_num_results * OVERFETCH_FACTOR, max_num_results + 10), OVERFETCH_LIMIT)
     vector = svc.embedder.embed([query])[0]
-    hits = svc.vectors.query(project, ids, vector, top_k)
+    hits = svc.vectors.query(project, ids, vector, top_k, filters)
     files: dict[tuple[str, str], dict[str, Any] | None] = {}
     results: list[SearchResult] = []
     for hit in hits:
@@ -80,7 +88,7 @@ def search_vector_stores(
         if record is None or record.get("status") != vs.COMPLETED:
             continue
         attributes = record.get("attributes") or {}
-        if not matches(filters, attributes):
+        if filters is not None and not matches(filters, attributes):
             continue
         score = min(max(float(hit.score), 0.0), 1.0)
         if score < threshold:

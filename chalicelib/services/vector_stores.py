@@ -8,22 +8,25 @@ sweeper found it past `expires_at` (it still reads, but no longer searches or ta
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..dispatch.base import ingest_job
+from ..dispatch.base import ingest_job, purge_vector_store_job
 from ..domain import vector_stores as vs
 from ..domain.ids import is_valid_id
 from ..domain.pagination import Page, PageRequest
 from ..store.vector_store_records import AddOutcome
 from .context import Services
+from .handoff import hand_off
 
 if TYPE_CHECKING:
     from ..domain.vector_store_requests import CreateFileBatch, ModifyVectorStore
 
 Record = dict[str, Any]
-# A store purged inline on delete takes at most this many rounds of 1000 items.
-_PURGE_ROUNDS = 100
+log = logging.getLogger(__name__)
+# A purge job's pass: at most this many rounds of 1000 file records, then it sends itself again.
+_PURGE_ROUNDS = 20
 
 
 def _field(request: Any, name: str) -> Any:
@@ -107,33 +110,57 @@ def modify_vector_store(
 
 
 def delete_vector_store(svc: Services, project: str, vector_store_id: str) -> dict[str, Any]:
-    """Delete the store, its file records, batches and chunks; the files themselves remain."""
+    """Delete the store, its file records, batches and chunks; the files themselves remain.
+
+    The store answers 404 at once. Up to `delete_inline_items` file records go in the request
+    (and then the chunks); a larger store's remainder goes to a purge job.
+    """
     _require_store_id(vector_store_id)
     if svc.store.delete_vector_store(project, vector_store_id) is None:
         raise vs.vector_store_not_found(vector_store_id)
-    purge_vector_store(svc, project, vector_store_id)
+    inline = svc.settings.delete_inline_items
+    if svc.store.purge_vector_store(project, vector_store_id, max_items=inline):
+        svc.vectors.delete_store(project, vector_store_id)
+    else:
+        hand_off(svc, purge_vector_store_job(project, vector_store_id))
     return {"id": vector_store_id, "object": "vector_store.deleted", "deleted": True}
 
 
-def purge_vector_store(svc: Services, project: str, vector_store_id: str) -> None:
-    """What a deleted store leaves: its records, then its chunks (ingestion that finishes late
-    finds the store gone and drops the chunks it wrote, see ingestion.py)."""
+def purge_deleted_vector_store(svc: Services, project: str, vector_store_id: str) -> bool:
+    """The purge job: a deleted store's records in rounds, then its chunks; True when done.
+
+    A job naming a store that exists does nothing. Ingestion that finishes late finds the store
+    gone and drops the chunks it wrote (ingestion.py).
+    """
+    if not is_valid_id("vector_store", vector_store_id):
+        return True
+    if svc.store.get_vector_store(project, vector_store_id) is not None:
+        log.warning("ignoring a purge job for a vector store that exists: %s", vector_store_id)
+        return True
     for _ in range(_PURGE_ROUNDS):
         if svc.store.purge_vector_store(project, vector_store_id):
-            break
-    svc.vectors.delete_store(project, vector_store_id)
+            svc.vectors.delete_store(project, vector_store_id)
+            return True
+    svc.dispatcher.send(purge_vector_store_job(project, vector_store_id))  # the next pass
+    return False
 
 
 def touch_vector_stores(svc: Services, project: str, vector_store_ids: list[str]) -> None:
     """The stores were used (a search, a run's file_search): `last_active_at` moves to now, and
     so does `expires_at` for a store that expires after inactivity."""
-    now = svc.clock.now()
     for vector_store_id in vector_store_ids:
         record = svc.store.get_vector_store(project, vector_store_id)
-        if record is None or record.get("expired") or record.get("last_active_at") == now:
-            continue
-        due = vs.expires_at(record.get("expires_after"), now)
-        svc.store.touch_vector_store(project, vector_store_id, now, due)
+        if record is not None:
+            touch_vector_store(svc, project, record)
+
+
+def touch_vector_store(svc: Services, project: str, record: Record) -> None:
+    """`touch_vector_stores` for a store already read (at most one write per store a second)."""
+    now = svc.clock.now()
+    if record.get("expired") or record.get("last_active_at") == now:
+        return
+    due = vs.expires_at(record.get("expires_after"), now)
+    svc.store.touch_vector_store(project, record["id"], now, due)
 
 
 def pending_files(svc: Services, project: str, vector_store_ids: list[str]) -> int:
@@ -195,7 +222,8 @@ def _add(
     if outcome == AddOutcome.EXPIRED:
         raise vs.vector_store_expired(vector_store_id)
     if outcome == AddOutcome.ADDED:
-        svc.dispatcher.send(ingest_job(project, vector_store_id, file["id"]))
+        # A lost send is logged: the sweeper re-sends the file's job (INGEST_RESEND_AFTER_SECONDS).
+        hand_off(svc, ingest_job(project, vector_store_id, file["id"]))
     return stored
 
 
@@ -229,13 +257,16 @@ def update_file_attributes(
     file_id: str,
     attributes: dict[str, Any] | None,
 ) -> Record:
-    """Replace a file's attributes (search filters see them at once; no re-ingestion)."""
+    """Replace a file's attributes. Search checks them at once; a completed file's chunks are
+    indexed again with them in the background (a file still ingesting picks them up itself)."""
     get_vector_store_file(svc, project, vector_store_id, file_id)
     updated = svc.store.update_vector_store_file(
         project, vector_store_id, file_id, {"attributes": attributes or {}}
     )
     if updated is None:
         raise vs.vector_store_file_not_found(vector_store_id, file_id)
+    if updated.get("status") == vs.COMPLETED:
+        hand_off(svc, ingest_job(project, vector_store_id, file_id, refresh=True))
     return updated
 
 

@@ -37,7 +37,7 @@ class BlobStore(Protocol):
 
 def blob_key(project: str, file_id: str) -> str:
     """Where a file's content lives: one prefix per project."""
-    return check_key(f"files/{project}/{file_id}")
+    return check_key(f"{project}/{file_id}")
 
 
 def check_key(key: str) -> str:

@@ -22,6 +22,7 @@ import operator
 import sqlite3
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from .sqlite import SqliteEngine
@@ -67,6 +68,8 @@ class SqliteVectorIndex:
         self.engine = engine
 
     def create_schema(self) -> None:
+        # Its own engine (a local stage on a DynamoDB endpoint) may not have made the directory.
+        Path(self.engine.path).parent.mkdir(parents=True, exist_ok=True)
         with self.engine.writing() as connection:
             for statement in _SCHEMA:
                 connection.execute(statement)

@@ -86,8 +86,12 @@ def test_create_with_file_ids_then_files_list_retrieve_update_delete(
         ids[0], vector_store_id=store.id, attributes={"topic": "animals", "year": 2024}
     )
     assert updated.attributes == {"topic": "animals", "year": 2024}
-    filtered = client.vector_stores.search(
-        store.id, query="stripes", filters={"type": "eq", "key": "topic", "value": "animals"}
+    animals = {"type": "eq", "key": "topic", "value": "animals"}
+    filtered = wait_until(  # the file is indexed again with its new attributes, in the background
+        lambda: client.vector_stores.search(store.id, query="stripes", filters=animals),
+        lambda page: bool(page.data),
+        timeout=30,
+        what="a search filtered on the new attributes finds the file",
     )
     assert [r.file_id for r in filtered.data] == [ids[0]]
     content = client.vector_stores.files.content(ids[0], vector_store_id=store.id)

@@ -50,21 +50,31 @@ def words(text: str) -> list[str]:
     return content or found
 
 
+@lru_cache(maxsize=1 << 16)
+def _word_features(word: str) -> tuple[tuple[str, float], ...]:
+    """A word's own features: itself and its trigrams (the same for every occurrence)."""
+    marked = f"^{word}$"
+    trigrams = [marked[i : i + 3] for i in range(len(marked) - 2)]
+    share = TRIGRAMS_WEIGHT / len(trigrams)
+    return (("w:" + word, WORD_WEIGHT), *(("c:" + trigram, share) for trigram in trigrams))
+
+
 def features(text: str) -> dict[str, float]:
     """Feature -> summed weight, before dampening and hashing."""
     weights: dict[str, float] = {}
+    get = weights.get
     tokens = words(text)
-    for index, word in enumerate(tokens):
-        weights["w:" + word] = weights.get("w:" + word, 0.0) + WORD_WEIGHT
-        if index:
-            pair = f"b:{tokens[index - 1]} {word}"
-            weights[pair] = weights.get(pair, 0.0) + BIGRAM_WEIGHT
-        marked = f"^{word}$"
-        trigrams = [marked[i : i + 3] for i in range(len(marked) - 2)]
-        share = TRIGRAMS_WEIGHT / len(trigrams)
-        for trigram in trigrams:
-            key = "c:" + trigram
-            weights[key] = weights.get(key, 0.0) + share
+    previous = None
+    for word in tokens:
+        own = _word_features(word)
+        key, weight = own[0]
+        weights[key] = get(key, 0.0) + weight
+        if previous is not None:
+            pair = f"b:{previous} {word}"
+            weights[pair] = get(pair, 0.0) + BIGRAM_WEIGHT
+        for key, weight in own[1:]:
+            weights[key] = get(key, 0.0) + weight
+        previous = word
     return weights
 
 
@@ -89,9 +99,11 @@ class HashingEmbedder:
 
     def embed_one(self, text: str) -> list[float]:
         vector = [0.0] * self.dimension
+        dimension = self.dimension
+        log1p = math.log1p
         for feature, weight in features(text).items():
-            value = math.log1p(weight)
-            for slot, sign in _slots(feature, self.dimension):
+            value = log1p(weight)
+            for slot, sign in _slots(feature, dimension):
                 vector[slot] += sign * value
         norm = math.sqrt(sum(x * x for x in vector))
         return [x / norm for x in vector] if norm else vector
