@@ -13,6 +13,8 @@ from moto import mock_aws
 
 from chalicelib.config import Settings
 from chalicelib.providers.echo import EchoProvider
+from chalicelib.providers.embeddings.base import Embedder
+from chalicelib.providers.embeddings.bedrock import BedrockEmbedder
 from chalicelib.providers.embeddings.hashing import HashingEmbedder
 from chalicelib.services.context import Services
 from chalicelib.store.blobs import BlobStore, LocalBlobs, S3Blobs
@@ -22,7 +24,9 @@ from chalicelib.store.sqlite import SqliteEngine
 from chalicelib.store.store import Store
 from chalicelib.store.vectors import VectorIndex
 from tests.support import engines
+from tests.support.bedrock_embeddings import TitanRuntime
 from tests.support.doubles import ManualClock, RecordingDispatcher
+from tests.support.s3vectors import moto_s3vectors
 from tests.support.vectors import vector_index_for
 
 TABLE = "assistants-runs-test"
@@ -70,6 +74,7 @@ def make_services(
     engine: Engine | Any,
     blobs: BlobStore | None = None,
     vectors: VectorIndex | None = None,
+    embedder: Embedder | None = None,
     **settings: Any,
 ) -> Services:
     """Services on `engine` (a moto client: DynamoDB on moto, table TABLE); stage `local`
@@ -87,7 +92,7 @@ def make_services(
         provider=EchoProvider(),
         blobs=blobs or LocalBlobs(tempfile.mkdtemp(prefix="assistants-blobs-")),
         vectors=vectors or vector_index_for(engine),
-        embedder=HashingEmbedder(config.embeddings_dimension),
+        embedder=embedder or HashingEmbedder(config.embeddings_dimension),
     )
 
 
@@ -105,7 +110,18 @@ def svc(request: pytest.FixtureRequest) -> Services:
 
     `@pytest.mark.parametrize("svc", ["moto"], indirect=True)` puts them on moto instead
     (DynamoDB and S3). File content goes to the test's own directory (or moto's bucket).
+    `"deployed"` adds the deployed vector index and embedder (S3 Vectors on moto, Bedrock
+    Titan V2 through a double) to the moto variant.
     """
+    if getattr(request, "param", "sqlite") == "deployed":
+        # Everything on the deployed path: DynamoDB and S3 on moto, S3 Vectors on moto (with
+        # the QueryVectors moto lacks, tests/support/s3vectors.py) and Titan V2 embeddings
+        # through BedrockEmbedder on a validating bedrock-runtime double.
+        client = request.getfixturevalue("dynamodb")
+        embedder = BedrockEmbedder(client=TitanRuntime(), dimension=512)
+        return make_services(
+            client, blobs=moto_blobs(), vectors=moto_s3vectors(512), embedder=embedder
+        )
     if getattr(request, "param", "sqlite") == "moto":
         client = request.getfixturevalue("dynamodb")
         tmp_path = request.getfixturevalue("tmp_path")

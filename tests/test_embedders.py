@@ -12,7 +12,6 @@ import botocore.session
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from botocore.validate import validate_parameters
 
 from chalicelib.config import Settings
 from chalicelib.providers.base import ProviderError
@@ -21,6 +20,7 @@ from chalicelib.providers.embeddings.bedrock import DEFAULT_MODEL, BedrockEmbedd
 from chalicelib.providers.embeddings.hashing import HashingEmbedder
 from chalicelib.providers.embeddings.openai_compat import OpenAICompatibleEmbedder
 from chalicelib.providers.embeddings.registry import build_embedder
+from tests.support.bedrock_embeddings import TitanRuntime
 from tests.support.fake_embeddings import fake_embeddings
 
 
@@ -117,24 +117,8 @@ def test_bedrock_titan_v2_dimensions_are_checked() -> None:
     assert BedrockEmbedder(model="cohere.embed-english-v3", dimension=1024).dimension == 1024
 
 
-class ValidatingRuntime:
-    """A bedrock-runtime double for concurrent calls: each request is validated by botocore
-    against the service model and answered from its own text (Stubber answers in order)."""
-
-    def __init__(self) -> None:
-        self.model = runtime().meta.service_model.operation_model("InvokeModel")
-        self.texts: list[str] = []
-
-    def invoke_model(self, **params: Any) -> dict[str, Any]:
-        validate_parameters(params, self.model.input_shape)
-        request = json.loads(params["body"])
-        self.texts.append(request["inputText"])
-        (vector,) = HashingEmbedder(request["dimensions"]).embed([request["inputText"]])
-        return titan_answer(vector)
-
-
 def test_bedrock_embeds_many_texts_concurrently_in_order() -> None:
-    client = ValidatingRuntime()
+    client = TitanRuntime()
     texts = [f"chunk number {i} about topic {i % 7}" for i in range(40)]
     vectors = BedrockEmbedder(client=client).embed(texts)
     assert vectors == HashingEmbedder(512).embed(texts)

@@ -406,3 +406,47 @@ def test_lists_page_filter_and_check_their_parameters(files_api: FilesApi) -> No
     ]:
         status, data, _ = files_api.request("GET", f"/v1/files?{query}")
         assert status == 400 and error_of(data, 400)["param"] == param, query
+
+
+def test_mangled_uploads_never_get_a_5xx(files_api: FilesApi) -> None:
+    """Seeded mutations of a valid upload (cuts, flipped bytes, lost line breaks, doubled
+    headers, odd Content-Types): each answer is a success or an OpenAI-shaped 4xx."""
+    import random
+
+    rng = random.Random(13)
+    valid = form_body(
+        {
+            "purpose": "assistants",
+            "expires_after[anchor]": "created_at",
+            "expires_after[seconds]": "3600",
+        },
+        file=("a.txt", b"a\r\nb\r\n--x\r\n", "text/plain"),
+    )
+    seen: dict[int, int] = {}
+    types = [multipart_type(), "multipart/form-data", 'multipart/form-data; boundary=""', "", "x/y"]
+    for _ in range(300):
+        body = bytearray(valid)
+        for _ in range(rng.randint(0, 3)):
+            kind = rng.randrange(5)
+            if not body:
+                break
+            at = rng.randrange(len(body))
+            if kind == 0:
+                del body[at:]
+            elif kind == 1:
+                body[at] = rng.randrange(256)
+            elif kind == 2:
+                body[:] = body.replace(b"\r\n", b"\n", rng.randint(1, 6))
+            elif kind == 3:
+                body[at:at] = b'\r\nContent-Disposition: form-data; name="file"\r\n'
+            else:
+                body[at:at] = rng.choice([b'"', b";", b"[", b"]", b"\\", b"\xff", b"--"])
+        content_type = rng.choice(types) if rng.random() < 0.3 else multipart_type()
+        status, data, _ = files_api.request(
+            "POST", "/v1/files", bytes(body), {"Content-Type": content_type}
+        )
+        seen[status] = seen.get(status, 0) + 1
+        assert status in (200, 400, 413, 415), (status, data, bytes(body)[:200])
+        if status != 200:
+            error_of(data, status)
+    assert seen.get(200, 0) > 10 and seen.get(400, 0) > 50, seen

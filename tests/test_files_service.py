@@ -211,3 +211,17 @@ def test_a_sweep_that_cannot_remove_one_file_goes_on(
     assert svc.store.get_file(PROJECT, second["id"]) is None
     monkeypatch.setattr(files, "expire_file", real)
     assert expire_stale_runs(svc).files_expired == 1, "the next tick takes the one left"
+
+
+def test_deleting_an_expired_file_is_a_404_and_removes_it_as_the_sweeper_would(
+    svc: Services,
+) -> None:
+    spec = {"anchor": "created_at", "seconds": 3600}
+    file = files.create_file(svc, PROJECT, "a", "assistants", b"x", expires_after=spec)
+    _clock(svc).advance(3600)
+    assert _error(files.delete_file, svc, PROJECT, file["id"]).status == 404
+    assert svc.store.get_file(PROJECT, file["id"]) is None
+    with pytest.raises(BlobNotFound):
+        svc.blobs.get(file["blob_key"])
+    assert _jobs(svc) == [{"kind": "file_deleted", "project": PROJECT, "file_id": file["id"]}]
+    assert expire_stale_runs(svc).files_expired == 0, "nothing left for the sweeper"

@@ -20,7 +20,9 @@ from chalicelib.services.jobs import handle_job
 from tests.conftest import KEY, OTHER_KEY, Api
 from tests.support.spec import validate_response
 
-BOTH_PATHS = pytest.mark.parametrize("svc", ["sqlite", "moto"], indirect=True)
+# The embedded engine; DynamoDB and S3 on moto; and the whole deployed path (S3 Vectors on moto,
+# Bedrock Titan through a validating double: tests/conftest.py, `svc`).
+STORE_PATHS = pytest.mark.parametrize("svc", ["sqlite", "moto", "deployed"], indirect=True)
 VS = "/v1/vector_stores"
 ZEBRA = "Zebras live in Africa. They have black and white stripes and eat grass all day."
 ROCKET = "Rockets burn fuel to produce thrust. A rocket engine expels hot exhaust gases."
@@ -69,7 +71,7 @@ def three(svc: Services) -> list[str]:
     ]
 
 
-@BOTH_PATHS
+@STORE_PATHS
 def test_create_with_files_ingests_and_search_finds_the_right_file_first(
     api: Api, svc: Services, three: list[str]
 ) -> None:
@@ -106,6 +108,7 @@ def test_create_with_files_ingests_and_search_finds_the_right_file_first(
     assert "var x" not in page["data"][0]["content"][0]["text"], "scripts are not indexed"
 
 
+@STORE_PATHS
 def test_file_objects_list_retrieve_update_and_content(
     api: Api, svc: Services, three: list[str]
 ) -> None:
@@ -161,7 +164,7 @@ def test_file_objects_list_retrieve_update_and_content(
     assert api.ok("GET", VS + f"/{store['id']}")["file_counts"]["completed"] == 2
 
 
-@BOTH_PATHS
+@STORE_PATHS
 def test_unsupported_invalid_and_empty_files_fail_with_last_error(api: Api, svc: Services) -> None:
     binary = upload(svc, "photo.png", b"\x89PNG\r\n\x1a\n\x00\x00binary")
     not_utf8 = upload(svc, "notes.txt", b"caf\xe9 au lait")
@@ -185,7 +188,7 @@ def test_unsupported_invalid_and_empty_files_fail_with_last_error(api: Api, svc:
     assert hit["content"][0]["text"] == "hello with a byte order mark", "the BOM is dropped"
 
 
-@BOTH_PATHS
+@STORE_PATHS
 def test_deletes_remove_chunks_fix_counts_and_cascade(
     api: Api, svc: Services, three: list[str]
 ) -> None:
@@ -223,6 +226,7 @@ def test_deletes_remove_chunks_fix_counts_and_cascade(
     files.get_file(svc, project(svc), three[2])
 
 
+@STORE_PATHS
 def test_jobs_are_idempotent_and_a_cancelled_batch_file_is_not_revived(
     api: Api, svc: Services, three: list[str]
 ) -> None:
@@ -374,6 +378,7 @@ def test_bad_file_search_and_list_input_are_400s(api: Api, svc: Services, three:
     assert api.ok("GET", base)["file_counts"]["total"] == 0, "nothing was added"
 
 
+@STORE_PATHS
 def test_expired_store_reads_but_refuses_search_and_files(
     api: Api, svc: Services, three: list[str]
 ) -> None:
@@ -404,6 +409,7 @@ def test_expired_store_reads_but_refuses_search_and_files(
     assert api.ok("GET", f"{path}/files")["data"][0]["id"] == three[0], "its files still list"
 
 
+@STORE_PATHS
 def test_the_sweeper_resends_lost_ingestion_then_fails_it(api: Api, svc: Services) -> None:
     from chalicelib.services.sweeper import expire_stale_runs
 
@@ -491,7 +497,7 @@ def test_attributes_changed_while_ingesting_are_indexed_too(api: Api, svc: Servi
     ]
 
 
-@BOTH_PATHS
+@STORE_PATHS
 def test_a_file_deleted_while_it_ingests_leaves_no_chunks_and_is_not_revived(
     api: Api, svc: Services
 ) -> None:

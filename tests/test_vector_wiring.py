@@ -31,7 +31,7 @@ def test_the_local_stage_indexes_in_the_engines_own_file(tmp_path: Path) -> None
     svc.store.engine.close()
 
 
-@pytest.mark.parametrize("svc", ["sqlite", "moto"], indirect=True)
+@pytest.mark.parametrize("svc", ["sqlite", "moto", "deployed"], indirect=True)
 def test_test_services_have_a_working_index_and_embedder(svc: Services) -> None:
     (vector,) = svc.embedder.embed(["refunds take fourteen days"])
     svc.vectors.put_chunks("p", "vs_1", "file-1", [Chunk("vs_1", "file-1", 0, "r", tuple(vector))])

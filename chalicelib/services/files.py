@@ -93,12 +93,18 @@ def list_files(svc: Services, project: str, page: PageRequest, purpose: str | No
 
 
 def delete_file(svc: Services, project: str, file_id: str) -> dict[str, Any]:
-    """Delete the record and the content, then have the worker take the file out of its stores."""
-    get_file(svc, project, file_id)
+    """Delete the record and the content, then have the worker take the file out of its stores.
+
+    One write, no read first: the delete returns the record it removed. One that had expired is
+    removed as the sweeper would have, and answered as gone already (404).
+    """
+    rules.require_file_id(file_id)
     removed = svc.store.delete_file(project, file_id)
-    if removed is None:  # a concurrent delete won
+    if removed is None:  # unknown, another project's, or a concurrent delete won
         raise rules.file_not_found(file_id)
     _forget(svc, project, removed)
+    if rules.is_expired(removed, svc.clock.now()):
+        raise rules.file_not_found(file_id)
     return rules.deleted_file(file_id)
 
 

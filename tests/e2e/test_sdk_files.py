@@ -132,4 +132,10 @@ def test_an_upload_over_the_limit_is_a_413(small_limit_server: LiveServer) -> No
         assert error_message(too_big.value) == (
             f"Maximum content size limit ({SMALL_LIMIT}) exceeded ({SMALL_LIMIT + 1} bytes read)"
         )
+        # A body past what the local server reads at all (the larger of MAX_BODY_BYTES and the
+        # upload limit plus its form) is refused from its Content-Length, unread: a 413 too.
+        with pytest.raises(openai.APIStatusError) as unread:
+            sdk.files.create(file=("huge.bin", b"x" * 2_000_000), purpose="assistants")
+        assert unread.value.status_code == 413
+        assert "Request body too large" in error_message(unread.value)
         assert [f.id for f in sdk.files.list()] == [ok.id]

@@ -120,11 +120,18 @@ class QueryingClient:
         return {"vectors": answer, "distanceMetric": index["distanceMetric"]}
 
 
+def moto_s3vectors(dimension: int = 512) -> S3VectorsIndex:
+    """An S3VectorsIndex on moto (QueryingClient), bucket and index created; call it inside
+    mock_aws (e.g. with the `dynamodb` fixture)."""
+    client = QueryingClient(boto3.client("s3vectors", region_name="us-east-1"))
+    index = S3VectorsIndex(client, BUCKET, INDEX, dimension)
+    index.create_schema()
+    return index
+
+
 @contextmanager
 def moto_s3vectors_index(dimension: int = 8) -> Iterator[tuple[S3VectorsIndex, QueryingClient]]:
-    """An S3VectorsIndex on moto (with QueryingClient), its bucket and index created."""
+    """An S3VectorsIndex on a moto of its own (with QueryingClient), and that client."""
     with mock_aws():
-        client = QueryingClient(boto3.client("s3vectors", region_name="us-east-1"))
-        index = S3VectorsIndex(client, BUCKET, INDEX, dimension)
-        index.create_schema()
-        yield index, client
+        index = moto_s3vectors(dimension)
+        yield index, index.client
