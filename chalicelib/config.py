@@ -79,6 +79,18 @@ class Settings:
     echo_word_delay_ms: int = _setting(
         "ECHO_WORD_DELAY_MS", 0, "the echo model's pause before each word it streams"
     )
+    image_max_bytes: int = _setting(
+        "IMAGE_MAX_BYTES", 20 * 1024 * 1024, "largest image (url or file) sent to a model"
+    )
+    image_fetch_timeout_seconds: int = _setting(
+        "IMAGE_FETCH_TIMEOUT_SECONDS", 10, "one image_url fetch, redirects included, in total"
+    )
+    image_fetch_max_redirects: int = _setting(
+        "IMAGE_FETCH_MAX_REDIRECTS", 3, "redirects an image_url fetch follows (each re-checked)"
+    )
+    file_search_wait_seconds: int = _setting(
+        "FILE_SEARCH_WAIT_SECONDS", 60, "a run waits this long for its thread's files to index"
+    )
     queued_resend_after_seconds: int = _setting(
         "QUEUED_RESEND_AFTER_SECONDS", 60, "the sweeper re-sends a run queued this long"
     )

@@ -38,11 +38,11 @@ def _run(req: ApiRequest, run: dict[str, Any]) -> Response:
 def create_run(req: ApiRequest, thread_id: str) -> Response:
     from ..domain.requests import CreateRun
 
-    runs.check_include(req.query_list("include[]"))
+    include = runs.check_include(req.query_list("include[]"))
     request = req.body(CreateRun)
     if request.stream:
-        return _sse(streams.start_create_run(req.svc, req.project, thread_id, request))
-    return _run(req, runs.create_run(req.svc, req.project, thread_id, request))
+        return _sse(streams.start_create_run(req.svc, req.project, thread_id, request, include))
+    return _run(req, runs.create_run(req.svc, req.project, thread_id, request, include=include))
 
 
 @router.route("POST", "/v1/threads/runs")
@@ -94,13 +94,13 @@ def submit_tool_outputs(req: ApiRequest, thread_id: str, run_id: str) -> Respons
 
 @router.route("GET", "/v1/threads/{thread_id}/runs/{run_id}/steps")
 def list_steps(req: ApiRequest, thread_id: str, run_id: str) -> dict[str, Any]:
-    runs.check_include(req.query_list("include[]"))
+    include = runs.check_include(req.query_list("include[]"))
     page_request = parse_page_request(req.query, "step")
     page = runs.list_steps(req.svc, req.project, thread_id, run_id, page_request)
-    return list_body([to_wire(s) for s in page.items], page.has_more)
+    return list_body([to_wire(s, include) for s in page.items], page.has_more)
 
 
 @router.route("GET", "/v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}")
 def get_step(req: ApiRequest, thread_id: str, run_id: str, step_id: str) -> dict[str, Any]:
-    runs.check_include(req.query_list("include[]"))
-    return to_wire(runs.get_step(req.svc, req.project, thread_id, run_id, step_id))
+    include = runs.check_include(req.query_list("include[]"))
+    return to_wire(runs.get_step(req.svc, req.project, thread_id, run_id, step_id), include)

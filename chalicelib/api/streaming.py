@@ -81,9 +81,9 @@ def _route(method: str, path: str) -> dict[str, str] | None:
 
 def _start(req: ApiRequest, route: dict[str, str]) -> streams.StreamTurn:
     if route["kind"] == "create_run":
-        runs.check_include(req.query_list("include[]"))
+        include = runs.check_include(req.query_list("include[]"))
         request = req.body(CreateRun)
-        return streams.start_create_run(req.svc, req.project, route["thread_id"], request)
+        return streams.start_create_run(req.svc, req.project, route["thread_id"], request, include)
     if route["kind"] == "create_thread_and_run":
         return streams.start_create_thread_and_run(
             req.svc, req.project, req.body(CreateThreadAndRun)

@@ -8,9 +8,10 @@ nullable ones are null rather than missing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import lifecycle
+from . import file_search, lifecycle
 from .ids import new_id
 
 if TYPE_CHECKING:  # annotations only: building a record never needs pydantic
@@ -64,14 +65,20 @@ _KEYS_BY_OBJECT = {
 DEFAULT_TRUNCATION = {"type": "auto", "last_messages": None}
 
 
-def to_wire(record: Record) -> Record:
-    """The record as a client sees it (objects with no record form, like deltas, as they are)."""
+def to_wire(record: Record, include: Sequence[str] = ()) -> Record:
+    """The record as a client sees it (objects with no record form, like deltas, as they are).
+
+    `include` is a request's `include[]`: file_search results carry their `content` in a step
+    only when it names them.
+    """
     keys = _KEYS_BY_OBJECT.get(record["object"])
     if keys is None:
         return record
     wire = {key: record.get(key) for key in keys}
     if record["object"] == "thread.run" and lifecycle.is_terminal(record["status"]):
         wire["expires_at"] = None
+    if record["object"] == "thread.run.step" and file_search.INCLUDE_CONTENT not in include:
+        wire["step_details"] = file_search.without_content(wire["step_details"] or {})
     return wire
 
 

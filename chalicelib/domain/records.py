@@ -96,6 +96,7 @@ class RunRecord(TypedDict, total=False):
     open_step_id: str | None  # the step a terminal change must close
     attempt: int  # claims so far: fences writers (see transitions.RunChange.attempt)
     lease_until: int  # while executing: when the worker's lease lapses
+    include: list[str]  # the create request's include[] (what the run's stream events show)
 
 
 class FileRecord(TypedDict, total=False):
@@ -131,3 +132,5 @@ class StepRecord(TypedDict, total=False):
     metadata: dict[str, str] | None
     usage: Usage | None
     turn_usage: TokensSoFar  # internal: this turn's tokens, the step's usage once outputs are in
+    # internal: the arguments of each file_search call (the model's request, replayed to it)
+    call_arguments: dict[str, str]

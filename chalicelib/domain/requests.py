@@ -315,7 +315,56 @@ def check_tool_resources(value: Any) -> dict[str, Any] | None:
         ids = _check_object(fs, "file_search").get("vector_store_ids", [])
         if not isinstance(ids, list) or len(ids) > 1 or not all(isinstance(i, str) for i in ids):
             raise _fail("file_search.vector_store_ids is an array of at most 1 vector store ID")
+        if fs.get("vector_stores") is not None:
+            resources["file_search"] = {**fs, "vector_stores": _check_store_helper(fs, ids)}
     return resources
+
+
+def _check_store_helper(fs: dict[str, Any], ids: list[str]) -> list[dict[str, Any]]:
+    """`file_search.vector_stores`: [{file_ids, chunking_strategy, metadata}], at most one store
+    in all (with vector_store_ids). The store is created when the assistant or thread is."""
+    param = "tool_resources.file_search.vector_stores"
+    helpers = fs["vector_stores"]
+    if not isinstance(helpers, list) or not all(isinstance(h, dict) for h in helpers):
+        raise _fail(f"Invalid type for '{param}': expected an array of objects.", param)
+    if len(helpers) + len(ids) > 1:
+        raise _fail(
+            "Invalid 'tool_resources.file_search': there can be a maximum of 1 vector store "
+            "attached (vector_store_ids and vector_stores together).",
+            param,
+        )
+    out = []
+    for helper in helpers:
+        unknown = sorted(set(helper) - {"file_ids", "chunking_strategy", "metadata"})
+        if unknown:
+            raise _fail(f"Unknown parameter: '{param}[0].{unknown[0]}'.", param)
+        file_ids = helper.get("file_ids", [])
+        if not isinstance(file_ids, list) or not all(isinstance(i, str) for i in file_ids):
+            raise _fail(f"Invalid type for '{param}[0].file_ids': expected an array of strings.")
+        if len(file_ids) > 10_000:
+            raise _fail(f"Invalid '{param}[0].file_ids': at most 10000 files.")
+        strategy = helper.get("chunking_strategy")
+        if strategy is not None:
+            strategy = _check_chunking(strategy, f"{param}[0].chunking_strategy")
+        out.append(
+            {
+                "file_ids": file_ids,
+                "chunking_strategy": strategy,
+                "metadata": check_metadata(helper.get("metadata")),
+            }
+        )
+    return out
+
+
+def _check_chunking(value: Any, param: str) -> dict[str, Any]:
+    """The vector store API's own check of a chunking_strategy (domain/vector_store_requests)."""
+    try:
+        from .vector_store_requests import check_chunking_strategy
+    except ImportError:  # pragma: no cover - before the vector stores API is there
+        if not isinstance(value, dict):
+            raise _fail(f"Invalid type for '{param}': expected an object.", param) from None
+        return value
+    return check_chunking_strategy(value, param) or {"type": "auto"}
 
 
 class _Body(BaseModel):

@@ -14,10 +14,29 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class ImagePart:
+    """An image a user message shows the model: its bytes, already fetched and checked.
+
+    `media_type` is image/png, image/jpeg, image/gif or image/webp (from the bytes themselves);
+    `detail` is the message's `auto`/`low`/`high`, passed on where the protocol has it.
+    """
+
+    media_type: str
+    data: bytes
+    detail: str = "auto"
+
+    @property
+    def format(self) -> str:
+        """png, jpeg, gif or webp (Bedrock's names)."""
+        return self.media_type.split("/", 1)[1]
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     """One entry of the conversation sent to a model.
 
-    `user`/`assistant` carry text; an `assistant` turn that called tools carries `tool_calls`;
+    `user`/`assistant` carry text; a `user` message may carry `images` (after its text, in the
+    order of its content parts); an `assistant` turn that called tools carries `tool_calls`;
     a `tool` message carries one call's output in `text`, with `tool_call_id`.
     """
 
@@ -25,6 +44,7 @@ class ChatMessage:
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    images: tuple[ImagePart, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,10 @@ class NullListener:
 
 
 class ModelProvider(Protocol):
+    # Whether the model reads images (ChatMessage.images); providers without the attribute
+    # are taken not to, and are never sent any (so nothing is fetched for them).
+    accepts_images: bool
+
     def complete(
         self, request: ModelRequest, listener: StreamListener | None = None
     ) -> ModelResponse:

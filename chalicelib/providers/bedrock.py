@@ -15,6 +15,8 @@ Mapping notes (Converse differs from chat completions in a few places):
   call any; tool calls it returns anyway are dropped.
 - Converse has no JSON mode: for response_format json_object / json_schema a short instruction
   (with the schema, for json_schema) is appended to the system prompt.
+- Images (user messages only) become `image` blocks with the bytes (Converse takes no URLs);
+  Converse has no `detail` level, so it is not sent.
 - Replies stream through ConverseStream: text and toolUse input deltas reach the listener as
   they arrive; usage comes in the closing `metadata` event.
 """
@@ -87,6 +89,11 @@ def _blocks(message: ChatMessage) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if message.text.strip():
         blocks.append({"text": message.text})
+    if message.role == "user":
+        blocks.extend(
+            {"image": {"format": image.format, "source": {"bytes": image.data}}}
+            for image in message.images
+        )
     if message.role == "assistant":
         blocks.extend(
             {
@@ -343,6 +350,8 @@ def _client_error(error: Any) -> ProviderError:
 
 class BedrockProvider:
     """A ModelProvider for Bedrock. `client` (a bedrock-runtime client) can be injected."""
+
+    accepts_images = True
 
     def __init__(self, region: str | None = None, client: Any | None = None) -> None:
         self._region = region

@@ -10,6 +10,10 @@ Mapping notes:
   on a request without tools.
 - If `parallel_tool_calls` is false and the server answers with several calls anyway, only the
   first is kept.
+- Images go as `image_url` parts holding a `data:` URL of bytes we fetched and checked
+  ourselves (image_fetch.py), with the message's `detail`. Not the original URL: many
+  compatible servers (Ollama, llama.cpp) take only data URLs, and a server that fetched URLs
+  itself would do so from wherever it runs, unchecked (SSRF on its network instead of ours).
 - Replies stream (`stream: true`, with `stream_options.include_usage` for the usage chunk): text
   and tool-call argument deltas reach the listener as they arrive. A server that ignores
   `stream` and answers one JSON body is read as such.
@@ -17,6 +21,7 @@ Mapping notes:
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import urllib.error
@@ -27,6 +32,7 @@ from typing import Any
 from ..domain.ids import new_id
 from .base import (
     ChatMessage,
+    ImagePart,
     ModelRequest,
     ModelResponse,
     NullListener,
@@ -61,7 +67,19 @@ def _message(message: ChatMessage) -> dict[str, Any]:
                 for call in message.tool_calls
             ],
         }
+    if message.images:
+        parts: list[dict[str, Any]] = []
+        if message.text:
+            parts.append({"type": "text", "text": message.text})
+        parts.extend(_image_part(image) for image in message.images)
+        return {"role": message.role, "content": parts}
     return {"role": message.role, "content": message.text}
+
+
+def _image_part(image: ImagePart) -> dict[str, Any]:
+    data = base64.b64encode(image.data).decode("ascii")
+    url = f"data:{image.media_type};base64,{data}"
+    return {"type": "image_url", "image_url": {"url": url, "detail": image.detail}}
 
 
 def chat_completions_body(request: ModelRequest) -> dict[str, Any]:
@@ -234,6 +252,8 @@ def _http_error_detail(error: urllib.error.HTTPError) -> str:
 
 class OpenAICompatibleProvider:
     """A ModelProvider for `POST {base_url}/chat/completions`."""
+
+    accepts_images = True
 
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 60.0) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"

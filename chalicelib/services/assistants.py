@@ -10,13 +10,16 @@ from ..domain.objects import Record, new_assistant
 from ..domain.pagination import Page, PageRequest
 from ..store.limits import check_size
 from .context import Services
+from .resources import prepare_tool_resources
 
 if TYPE_CHECKING:  # annotations only: polls and the worker never load pydantic
     from ..domain.requests import CreateAssistant, ModifyAssistant
 
 
 def create_assistant(svc: Services, project: str, request: CreateAssistant) -> Record:
+    resources = prepare_tool_resources(svc, project, request.tool_resources, creating=True)
     assistant = new_assistant(request, svc.clock.now())
+    assistant["tool_resources"] = resources
     svc.store.put_assistant(project, assistant)
     return assistant
 
@@ -38,6 +41,10 @@ def modify_assistant(
     for key in ("model", "tools", "metadata", "response_format"):
         if key in changes and changes[key] is None:
             del changes[key]
+    if changes.get("tool_resources"):
+        changes["tool_resources"] = prepare_tool_resources(
+            svc, project, changes["tool_resources"], creating=False
+        )
     if changes:
         # Refuse an assistant that would outgrow an item before writing anything: a backend may
         # apply part of an update before it finds the item too large (moto, the local stage).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..config import Settings
 from ..dispatch.base import Dispatcher
@@ -32,6 +33,8 @@ class Services:
     embedder: Embedder = field(default_factory=HashingEmbedder)
     # API key hash -> (project, cached until); deployed stages only.
     key_cache: dict[str, tuple[str | None, float]] = field(default_factory=dict)
+    # An ImageFetcher to use instead of the one built from settings (tests: a local server).
+    image_fetcher: Any = None
 
     def __post_init__(self) -> None:
         # Services are built once per process: say at startup whether this stage is open.

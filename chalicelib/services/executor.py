@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..domain import file_search as fs
 from ..domain import lifecycle, transitions
 from ..domain.errors import ItemTooLarge
 from ..domain.objects import Record, message_text, new_assistant_message, new_step, to_wire, usage
@@ -20,14 +21,19 @@ from ..domain.transitions import RunChange
 from ..observability import metrics
 from ..providers.base import ChatMessage, ModelRequest, ModelResponse, ProviderError, ToolCall
 from ..providers.registry import resolve_model
+from . import file_search
 from .context import Services
 from .events import EventSink, NullSink
+from .file_search import FileSearch
+from .images import InvalidImage, message_images
 from .lazy_expiry import is_past_deadline, settle_run
 from .live_turn import LiveTurn
 from .provider_calls import complete_with_retries
 from .runs import finish_cancel
 
 log = logging.getLogger(__name__)
+# Model calls one turn may spend on file_search before the tool is withdrawn (so it ends).
+MAX_SEARCH_ROUNDS = 3
 
 
 @dataclass
@@ -60,6 +66,8 @@ def advance_run(
         except ProviderError as error:
             metrics.provider_error(error.code)
             outcome = _failed(claimed, svc.clock.now(), error.code, str(error))
+        except InvalidImage as error:
+            outcome = _failed(claimed, svc.clock.now(), "invalid_prompt", str(error))
         except Exception:
             log.exception("run %s failed while executing", run_id)
             outcome = _failed(claimed, svc.clock.now(), "server_error", "The server had an error.")
@@ -67,8 +75,9 @@ def advance_run(
     if written is None:
         return _lost_outcome(svc, project, thread_id, run_id, sink)
     metrics.turn_ended(claimed, written, metrics.now_ms() - turn_started)
+    include = claimed.get("include") or ()
     for event, record in outcome.events:
-        sink.emit(event, to_wire(record))
+        sink.emit(event, to_wire(record, include))
     return written
 
 
@@ -172,42 +181,71 @@ def _incomplete(run: Record, now: int, reason: str, tokens: tuple[int, int]) -> 
     )
 
 
-def _conversation(svc: Services, project: str, run: Record) -> list[ChatMessage]:
-    """The thread's messages (after the truncation strategy), then this run's tool rounds."""
+def _conversation(
+    svc: Services, project: str, run: Record, search: FileSearch | None = None
+) -> list[ChatMessage]:
+    """The thread's messages (after the truncation strategy), then this run's tool rounds.
+
+    file_search calls are replayed with their arguments and results as the model first read
+    them; each is counted on `search` (so new calls' citation markers continue the numbering).
+    """
     strategy = run.get("truncation_strategy") or {}
     last = strategy.get("last_messages") if strategy.get("type") == "last_messages" else None
     messages = svc.store.thread_messages(project, run["thread_id"], last=last)
-    chat = [ChatMessage(role=m["role"], text=message_text(m)) for m in messages]
+    with_images = getattr(svc.provider, "accepts_images", False)
+    seen: dict[str, Any] = {}  # each image fetched once per turn
+    chat = [
+        ChatMessage(
+            role=m["role"],
+            text=message_text(m),
+            images=message_images(svc, project, m, seen)
+            if with_images and m["role"] == "user"
+            else (),
+        )
+        for m in messages
+    ]
+    counter = search or FileSearch({}, [], [], 0, {})
     for step in svc.store.run_steps(project, run["thread_id"], run["id"]):
         if step["type"] != "tool_calls" or step["status"] != lifecycle.STEP_COMPLETED:
             continue
-        calls = [c for c in step["step_details"]["tool_calls"] if c["type"] == "function"]
-        chat.append(
-            ChatMessage(
-                role="assistant",
-                tool_calls=tuple(
-                    ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
-                    for c in calls
-                ),
-            )
-        )
-        chat += [
-            ChatMessage(role="tool", text=c["function"]["output"] or "", tool_call_id=c["id"])
-            for c in calls
-        ]
+        arguments = step.get("call_arguments") or {}
+        calls: list[ToolCall] = []
+        outputs: list[ChatMessage] = []
+        for c in step["step_details"]["tool_calls"]:
+            if c["type"] == "function":
+                calls.append(ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"]))
+                output = c["function"]["output"] or ""
+            elif c["type"] == "file_search":
+                calls.append(ToolCall(c["id"], fs.FUNCTION, arguments.get(c["id"], "{}")))
+                ordinal = counter.note_call(c)
+                output = fs.output_for_model(ordinal, c["file_search"].get("results") or [])
+            else:
+                continue
+            outputs.append(ChatMessage(role="tool", text=output, tool_call_id=c["id"]))
+        if calls:
+            chat.append(ChatMessage(role="assistant", tool_calls=tuple(calls)))
+            chat += outputs
     return chat
 
 
-def _model_request(svc: Services, run: Record, chat: list[ChatMessage]) -> ModelRequest:
-    functions = tuple(t["function"] for t in run["tools"] if t["type"] == "function")
+def _model_request(
+    svc: Services, run: Record, chat: list[ChatMessage], search: FileSearch | None = None
+) -> ModelRequest:
+    functions = [t["function"] for t in run["tools"] if t["type"] == "function"]
+    # The internal file_search function, unless a function of the run already has its name.
+    offered = search is not None and all(f["name"] != fs.FUNCTION for f in functions)
+    if offered:
+        functions.append(fs.TOOL)
     choice: Any = run.get("tool_choice") or "auto"
     if isinstance(choice, dict) and choice.get("type") != "function":
-        choice = "auto"  # code_interpreter / file_search do not execute here
+        # {"type": "file_search"} forces a first search; code_interpreter does not execute here
+        forced = choice.get("type") == "file_search" and offered and search.calls_so_far == 0
+        choice = {"type": "function", "function": {"name": fs.FUNCTION}} if forced else "auto"
     return ModelRequest(
         model=resolve_model(svc.settings, run["model"]),
         instructions=run.get("instructions") or "",
         messages=tuple(chat),
-        tools=functions,
+        tools=tuple(functions),
         tool_choice=choice,
         parallel_tool_calls=run.get("parallel_tool_calls", True),
         response_format=run.get("response_format") or "auto",
@@ -230,10 +268,30 @@ def _fit_prompt(svc: Services, request: ModelRequest, budget: int) -> ModelReque
             messages.pop(0)  # never start with an orphaned tool output
 
 
+@dataclass
+class Searches:
+    """What this turn's file_search rounds leave: records to write with the outcome, their
+    tokens, and the calls of the last model answer that were searched (a mixed answer)."""
+
+    search: FileSearch | None = None
+    items: list[Record] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: dict[str, Record] = field(default_factory=dict)  # call id -> file_search call
+    arguments: dict[str, str] = field(default_factory=dict)
+
+
 def take_turn(svc: Services, project: str, run: Record, sink: EventSink | None = None) -> Outcome:
-    """Ask the model once, streaming its events to `sink`, and describe what to write."""
+    """Ask the model, streaming its events to `sink`, and describe what to write.
+
+    With file_search, each answer that only searches is searched at once, written as a
+    completed `tool_calls` step, and the model is asked again with the results, all within the
+    turn (at most MAX_SEARCH_ROUNDS searching answers).
+    """
+    sink = sink or NullSink()
     so_far = run.get("usage_so_far") or {"prompt_tokens": 0, "completion_tokens": 0}
-    request = _model_request(svc, run, _conversation(svc, project, run))
+    search = file_search.setup(svc, project, run)
+    request = _model_request(svc, run, _conversation(svc, project, run, search), search)
     now = svc.clock.now()
     if run.get("max_prompt_tokens") is not None:
         fitted = _fit_prompt(svc, request, run["max_prompt_tokens"] - so_far["prompt_tokens"])
@@ -247,32 +305,151 @@ def take_turn(svc: Services, project: str, run: Record, sink: EventSink | None =
             change = _incomplete(run, now, "max_completion_tokens", (0, 0))
             return Outcome(change, [("thread.run.incomplete", {**run, **change.changes})])
         request = replace(request, max_completion_tokens=left)
-    live = LiveTurn(run, sink or NullSink(), svc.clock.now)
-    response = complete_with_retries(
-        svc.provider,
-        request,
-        live,
-        svc.settings.provider_retry_budget_seconds,
-        svc.settings.provider_retry_first_delay_ms / 1000,
-    )
-    return _outcome(run, response, svc.clock.now(), live)
+    if search is not None:
+        file_search.wait_for_ingestion(svc, project, search)
+    searches = Searches(search)
+    hidden = frozenset({fs.FUNCTION}) if search is not None else frozenset()
+    rounds = 0
+    while True:
+        live = LiveTurn(run, sink, svc.clock.now, hidden=hidden)
+        response = complete_with_retries(
+            svc.provider,
+            request,
+            live,
+            svc.settings.provider_retry_budget_seconds,
+            svc.settings.provider_retry_first_delay_ms / 1000,
+        )
+        if search is None or not any(c.name == fs.FUNCTION for c in response.tool_calls):
+            break
+        _search_calls(svc, project, run, response, search, searches, request)
+        if any(c.name != fs.FUNCTION for c in response.tool_calls):
+            break  # function calls too: the run waits for their outputs (requires_action)
+        rounds += 1
+        request = _after_search(run, request, response, searches, live, sink, svc, rounds)
+    return _outcome(run, response, svc.clock.now(), live, searches)
 
 
-def _outcome(run: Record, response: ModelResponse, now: int, live: LiveTurn) -> Outcome:
-    tokens = (response.prompt_tokens, response.completion_tokens)
+def _search_calls(
+    svc: Services,
+    project: str,
+    run: Record,
+    response: ModelResponse,
+    search: FileSearch,
+    searches: Searches,
+    request: ModelRequest,
+) -> None:
+    """Search every file_search call of `response` (in order) into `searches.calls`."""
+    last_user = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
+    searches.calls = {}
+    for call in response.tool_calls:
+        if call.name != fs.FUNCTION:
+            continue
+        record, _ = file_search.execute(svc, project, search, call.id, call.arguments, last_user)
+        searches.calls[call.id] = record
+        searches.arguments[call.id] = call.arguments
+
+
+def _after_search(
+    run: Record,
+    request: ModelRequest,
+    response: ModelResponse,
+    searches: Searches,
+    live: LiveTurn,
+    sink: EventSink,
+    svc: Services,
+    rounds: int,
+) -> ModelRequest:
+    """Write down a searching answer (its step, any text it had) and ask again with results."""
+    now = svc.clock.now()
+    include = run.get("include") or ()
     events: list[tuple[str, Record]] = []
-    items: list[Record] = []
+    if response.text:  # text before the search: its message, already streamed, is kept
+        searches.items += _reply_items(run, response, now, events, live, [])
+    step = _tool_step(run, response, now, None, searches.calls, searches.arguments)
+    tokens = (0, 0) if response.text else (response.prompt_tokens, response.completion_tokens)
+    step.update(status=lifecycle.STEP_COMPLETED, completed_at=now, usage=usage(*tokens))
+    step.pop("turn_usage", None)
+    events += _tool_step_events(step)
+    events.append(("thread.run.step.completed", step))
+    for event, record in events:
+        sink.emit(event, to_wire(record, include))
+    searches.items.append(step)
+    searches.prompt_tokens += response.prompt_tokens
+    searches.completion_tokens += response.completion_tokens
+    calls = tuple(response.tool_calls)
+    outputs = [
+        ChatMessage(
+            role="tool",
+            text=fs.output_for_model(ordinal_of(searches, c.id), _results(searches, c.id)),
+            tool_call_id=c.id,
+        )
+        for c in calls
+    ]
+    messages = (
+        *request.messages,
+        ChatMessage(role="assistant", text=response.text, tool_calls=calls),
+        *outputs,
+    )
+    tools = request.tools
+    choice = request.tool_choice
+    if isinstance(choice, dict) and (choice.get("function") or {}).get("name") == fs.FUNCTION:
+        choice = "auto"  # the forced search happened
+    if choice == "required" and all(t["name"] == fs.FUNCTION for t in tools):
+        choice = "auto"
+    if rounds >= MAX_SEARCH_ROUNDS:
+        tools = tuple(t for t in tools if t["name"] != fs.FUNCTION)
+        if choice == "required" and not tools:
+            choice = "auto"
+    left = request.max_completion_tokens
+    if left is not None:
+        left = max(left - response.completion_tokens, 1)
+    searches.calls = {}
+    return replace(
+        request, messages=messages, tools=tools, tool_choice=choice, max_completion_tokens=left
+    )
+
+
+def ordinal_of(searches: Searches, call_id: str) -> int:
+    """The citation ordinal a searched call got (its place among the run's searches)."""
+    assert searches.search is not None
+    ids = list(searches.calls)
+    return searches.search.calls_so_far - len(ids) + ids.index(call_id)
+
+
+def _results(searches: Searches, call_id: str) -> list[Record]:
+    return searches.calls[call_id]["file_search"].get("results") or []
+
+
+def _outcome(
+    run: Record,
+    response: ModelResponse,
+    now: int,
+    live: LiveTurn,
+    searches: Searches | None = None,
+) -> Outcome:
+    searches = searches or Searches()
+    tokens = (
+        response.prompt_tokens + searches.prompt_tokens,
+        response.completion_tokens + searches.completion_tokens,
+    )
+    events: list[tuple[str, Record]] = []
+    items: list[Record] = list(searches.items)
     if response.text or not response.tool_calls:
-        items += _reply_items(run, response, now, events, live)
+        sources = searches.search.sources if searches.search is not None else {}
+        annotations = fs.citations(response.text, sources)
+        items += _reply_items(run, response, now, events, live, annotations)
     if response.tool_calls:
-        step = _tool_step(run, response, now, live.tool_step)
+        step = _tool_step(run, response, now, live.tool_step, searches.calls, searches.arguments)
         items.append(step)
         if live.tool_step is None:  # the provider streamed no pieces: announce the calls now
             events += _tool_step_events(step)
+        elif searches.calls:  # the searched calls were not streamed as functions: add them
+            events.append(_searched_calls_delta(step))
         so_far = run.get("usage_so_far") or {"prompt_tokens": 0, "completion_tokens": 0}
         calls = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
             for c in response.tool_calls
+            if c.id not in searches.calls
         ]
         change = RunChange(
             sources=(lifecycle.IN_PROGRESS,),
@@ -318,13 +495,17 @@ def _reply_items(
     now: int,
     events: list[tuple[str, Record]],
     live: LiveTurn,
+    annotations: list[Record] | None = None,
 ) -> list[Record]:
     """The assistant message and its completed message_creation step, with their events.
 
     If the reply streamed, the message and step opened then are the ones completed now, and
-    their opening and delta events have been sent already.
+    their opening and delta events have been sent already; its annotations (file citations,
+    known once the text is whole) follow in one more delta.
     """
+    annotations = annotations or []
     message = new_assistant_message(run, response.text, now)
+    message["content"][0]["text"]["annotations"] = annotations
     if live.message is not None and live.message_step is not None:
         message.update(id=live.message["id"], created_at=live.message["created_at"])
     if response.truncated:
@@ -356,7 +537,10 @@ def _reply_items(
                 {
                     "index": 0,
                     "type": "text",
-                    "text": {"value": response.text, "annotations": []},
+                    "text": {
+                        "value": response.text,
+                        "annotations": [{"index": i, **a} for i, a in enumerate(annotations)],
+                    },
                 }
             ]
         },
@@ -369,6 +553,10 @@ def _reply_items(
             ("thread.message.in_progress", opened_message),
             ("thread.message.delta", delta),
         ]
+    elif annotations:
+        text = delta["delta"]["content"][0]["text"]
+        del text["value"]
+        events.append(("thread.message.delta", delta))
     events += [
         (f"thread.message.{message['status']}", message),
         ("thread.run.step.completed", step),
@@ -380,17 +568,20 @@ def _tool_step_events(step: Record) -> list[tuple[str, Record]]:
     """As the hosted API streamed them: the step opens empty, a step delta carries the calls.
 
     The SDK's event handler reports tool calls (`on_tool_call_created`/`_done`) from step
-    deltas only, and adds a delta's calls to the ones the step was created with.
+    deltas only, and adds a delta's calls to the ones the step was created with. A file_search
+    call's delta has an empty `file_search` (as the spec's delta schema says); its results
+    come with the completed step.
     """
     calls = step["step_details"]["tool_calls"]
     opened = {**step, "step_details": {"type": "tool_calls", "tool_calls": []}}
+    opened.update(status=lifecycle.STEP_IN_PROGRESS, completed_at=None, usage=None)
     delta = {
         "id": step["id"],
         "object": "thread.run.step.delta",
         "delta": {
             "step_details": {
                 "type": "tool_calls",
-                "tool_calls": [{"index": i, **call} for i, call in enumerate(calls)],
+                "tool_calls": [_call_delta(i, call) for i, call in enumerate(calls)],
             }
         },
     }
@@ -401,11 +592,39 @@ def _tool_step_events(step: Record) -> list[tuple[str, Record]]:
     ]
 
 
-def _tool_step(
-    run: Record, response: ModelResponse, now: int, opened: Record | None = None
-) -> Record:
+def _call_delta(index: int, call: Record) -> Record:
+    if call["type"] == "file_search":
+        return {"index": index, "id": call["id"], "type": "file_search", "file_search": {}}
+    return {"index": index, **call}
+
+
+def _searched_calls_delta(step: Record) -> tuple[str, Record]:
+    """The file_search calls of a step whose function calls streamed (they were not)."""
     calls = [
-        {
+        _call_delta(i, call)
+        for i, call in enumerate(step["step_details"]["tool_calls"])
+        if call["type"] == "file_search"
+    ]
+    delta = {
+        "id": step["id"],
+        "object": "thread.run.step.delta",
+        "delta": {"step_details": {"type": "tool_calls", "tool_calls": calls}},
+    }
+    return ("thread.run.step.delta", delta)
+
+
+def _tool_step(
+    run: Record,
+    response: ModelResponse,
+    now: int,
+    opened: Record | None = None,
+    searched: dict[str, Record] | None = None,
+    arguments: dict[str, str] | None = None,
+) -> Record:
+    searched = searched or {}
+    calls = [
+        searched.get(c.id)
+        or {
             "id": c.id,
             "type": "function",
             "function": {"name": c.name, "arguments": c.arguments, "output": None},
@@ -415,6 +634,8 @@ def _tool_step(
     step = new_step(run, "tool_calls", {"type": "tool_calls", "tool_calls": calls}, now)
     if opened is not None:  # the step the stream opened when the first piece arrived
         step.update(id=opened["id"], created_at=opened["created_at"])
+    if searched:
+        step["call_arguments"] = {i: (arguments or {}).get(i, "{}") for i in searched}
     # internal: this turn's tokens, the step's usage once its outputs are in
     step["turn_usage"] = {
         "prompt_tokens": response.prompt_tokens,

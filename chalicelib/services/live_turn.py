@@ -18,10 +18,19 @@ class LiveTurn:
     not, so a model that thinks long before its first token keeps its run too.)
     """
 
-    def __init__(self, run: Record, sink: EventSink, now: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        run: Record,
+        sink: EventSink,
+        now: Callable[[], int],
+        hidden: frozenset[str] = frozenset(),
+    ) -> None:
         self.run = run
         self.sink = sink
         self.now = now
+        # Tool names the server runs itself (file_search): their pieces are not streamed as
+        # function calls; the executor announces them as what they are.
+        self.hidden = hidden
         self.message: Record | None = None  # as opened (in_progress, no content yet)
         self.message_step: Record | None = None
         self.tool_step: Record | None = None
@@ -55,6 +64,8 @@ class LiveTurn:
         )
 
     def on_tool_call(self, index: int, call_id: str, name: str, arguments_delta: str) -> None:
+        if name in self.hidden:
+            return
         self.chunks += 1
         if self.tool_step is None:
             self._open_tool_step()

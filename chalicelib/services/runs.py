@@ -15,7 +15,7 @@ from ..store.store import ThreadConflict
 from .context import Services
 from .handoff import hand_off
 from .lazy_expiry import settle_run
-from .threads import ThreadBusy, build_thread, stale_marker
+from .threads import ThreadBusy, prepare_thread, stale_marker
 
 if TYPE_CHECKING:  # annotations only: polls and the worker never load pydantic
     from ..domain.requests import CreateRun, CreateThreadAndRun, SubmitToolOutputs
@@ -53,9 +53,13 @@ def _assistant(svc: Services, project: str, assistant_id: str) -> Record:
 
 
 def _queued_run(
-    svc: Services, project: str, thread_id: str, request: CreateRun | CreateThreadAndRun
+    svc: Services,
+    project: str,
+    thread_id: str,
+    request: CreateRun | CreateThreadAndRun,
+    assistant: Record | None = None,
 ) -> Record:
-    assistant = _assistant(svc, project, request.assistant_id)
+    assistant = assistant or _assistant(svc, project, request.assistant_id)
     overrides = {k: getattr(request, k, None) for k in _RUN_OVERRIDES}
     return new_run(
         thread_id=thread_id,
@@ -67,11 +71,25 @@ def _queued_run(
 
 
 def create_run(
-    svc: Services, project: str, thread_id: str, request: CreateRun, dispatch: bool = True
+    svc: Services,
+    project: str,
+    thread_id: str,
+    request: CreateRun,
+    dispatch: bool = True,
+    include: list[str] | None = None,
 ) -> Record:
-    """Queue a run on a thread (its additional messages first) and hand it to the worker."""
+    """Queue a run on a thread (its additional messages first) and hand it to the worker.
+
+    `include` (the request's include[]) is kept on the run: its stream's step events show
+    file_search result content when it asks for it.
+    """
+    from .resources import attach_to_thread, check_messages
+
     run = _queued_run(svc, project, thread_id, request)
+    if include:
+        run["include"] = list(include)
     require_id("thread", thread_id)  # after the assistant, as for an unknown thread
+    check_messages(svc, project, request.additional_messages, "additional_messages")
     messages = [
         new_user_message(thread_id, m, run["created_at"]) for m in request.additional_messages or []
     ]
@@ -87,6 +105,8 @@ def create_run(
                 raise errors.thread_has_active_run(thread_id, busy.run_id) from None
     else:
         raise errors.ServerError("The thread kept changing; please try again.")
+    # Before the worker can start: file_search attachments into the thread's store.
+    attach_to_thread(svc, project, thread_id, messages)
     metrics.run_started()
     if dispatch:
         hand_off(svc, run_job(project, thread_id, run["id"]))
@@ -97,11 +117,11 @@ def create_thread_and_run(
     svc: Services, project: str, request: CreateThreadAndRun, dispatch: bool = True
 ) -> tuple[Record, Record]:
     """A new thread (with its messages) and a queued run on it."""
-    now = svc.clock.now()
-    thread, messages = build_thread(request.thread, now)
-    if request.tool_resources is not None and thread["tool_resources"] is None:
-        thread["tool_resources"] = request.tool_resources
-    run = _queued_run(svc, project, thread["id"], request)
+    assistant = _assistant(svc, project, request.assistant_id)  # 404 before any store is made
+    thread, messages = prepare_thread(
+        svc, project, request.thread, request.tool_resources, "thread.messages"
+    )
+    run = _queued_run(svc, project, thread["id"], request, assistant)
     svc.store.create_thread(project, thread, messages, run)
     metrics.run_started()
     if dispatch:
@@ -196,7 +216,8 @@ def submit_tool_outputs(
     now = svc.clock.now()
     details = step["step_details"]
     for call in details["tool_calls"]:
-        call["function"]["output"] = outputs[call["id"]]
+        if call["type"] == "function":  # file_search calls of the step were run by us
+            call["function"]["output"] = outputs[call["id"]]
     turn = step.get("turn_usage") or {"prompt_tokens": 0, "completion_tokens": 0}
     step_changes: dict[str, Any] = {
         "status": lifecycle.STEP_COMPLETED,

@@ -41,8 +41,14 @@ class StreamTurn:
         return events
 
 
-def start_create_run(svc: Services, project: str, thread_id: str, request: CreateRun) -> StreamTurn:
-    run = runs.create_run(svc, project, thread_id, request, dispatch=False)
+def start_create_run(
+    svc: Services,
+    project: str,
+    thread_id: str,
+    request: CreateRun,
+    include: list[str] | None = None,
+) -> StreamTurn:
+    run = runs.create_run(svc, project, thread_id, request, dispatch=False, include=include)
     return StreamTurn(svc, project, run, [("thread.run.created", run)])
 
 

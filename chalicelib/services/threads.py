@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..dispatch.base import purge_job
 from ..domain import errors, lifecycle
@@ -32,9 +32,34 @@ def build_thread(request: CreateThread | None, now: int) -> tuple[Record, list[R
 
 
 def create_thread(svc: Services, project: str, request: CreateThread) -> Record:
-    thread, messages = build_thread(request, svc.clock.now())
+    thread, messages = prepare_thread(svc, project, request)
     svc.store.create_thread(project, thread, messages)
     return thread
+
+
+def prepare_thread(
+    svc: Services,
+    project: str,
+    request: CreateThread | None,
+    fallback_resources: dict[str, Any] | None = None,
+    where: str = "messages",
+) -> tuple[Record, list[Record]]:
+    """A new thread and its messages, their file and vector store IDs checked, its store made
+    (the vector_stores helper, file_search attachments) before anything is stored.
+
+    `fallback_resources`: create thread and run's top-level tool_resources, used when the
+    thread names none.
+    """
+    from .resources import check_messages, prepare_tool_resources, with_thread_store
+
+    thread, messages = build_thread(request, svc.clock.now())
+    check_messages(svc, project, request.messages if request else None, where)
+    given = thread["tool_resources"]
+    if given is None and fallback_resources is not None:
+        given = fallback_resources
+    resources = prepare_tool_resources(svc, project, given, creating=True)
+    thread["tool_resources"] = with_thread_store(svc, project, resources, messages)
+    return thread, messages
 
 
 def get_thread(svc: Services, project: str, thread_id: str) -> Record:
@@ -50,6 +75,12 @@ def modify_thread(svc: Services, project: str, thread_id: str, request: ModifyTh
     changes = request.model_dump(exclude_unset=True)
     if changes.get("metadata", {}) is None:
         changes["metadata"] = {}
+    if changes.get("tool_resources"):
+        from .resources import prepare_tool_resources
+
+        changes["tool_resources"] = prepare_tool_resources(
+            svc, project, changes["tool_resources"], creating=False
+        )
     updated = svc.store.update_thread(project, thread_id, changes)
     if updated is None:
         raise errors.thread_not_found(thread_id)
@@ -100,12 +131,16 @@ class ThreadBusy(Exception):
 
 
 def add_message(svc: Services, project: str, thread_id: str, request: CreateMessage) -> Record:
+    from .resources import attach_to_thread, check_message
+
     require_id("thread", thread_id)
+    check_message(svc, project, request, "")
     message = new_user_message(thread_id, request, svc.clock.now())
     stale: str | None = None
     for _ in range(3):
         try:
             svc.store.add_message(project, message, stale)
+            attach_to_thread(svc, project, thread_id, [message])
             return message
         except ThreadConflict:
             try:

@@ -20,6 +20,7 @@ class FakeChat:
     base_url: str = ""
     hang_first: int = 0  # this many calls never answer (until the server stops)
     calls: int = 0
+    bodies: list[dict[str, Any]] = field(default_factory=list)  # every request body, in order
     started: threading.Event = field(default_factory=threading.Event)  # a call came in
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,6 +60,7 @@ def _handler(fake: FakeChat) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
+            fake.bodies.append(body)
             number = fake.take_call()
             fake.started.set()
             if number <= fake.hang_first:
