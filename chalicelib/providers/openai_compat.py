@@ -250,6 +250,38 @@ def _http_error_detail(error: urllib.error.HTTPError) -> str:
     return ""
 
 
+# What a call to an OpenAI-compatible server can raise besides its answer: HTTP errors,
+# unreachable hosts, timeouts and resets (all OSError), bad status lines, and an answer
+# that is not the JSON expected.
+HTTP_FAILURES = (
+    OSError, http.client.HTTPException, ValueError, KeyError, IndexError, TypeError, AttributeError,
+)  # fmt: skip
+
+
+def provider_error(error: Exception, server: str) -> ProviderError:
+    """One of HTTP_FAILURES from `server` ("model server", ...) as the run reports it.
+
+    429 and 5xx answers, unreachable hosts and timeouts are retryable; anything else is not.
+    """
+    if isinstance(error, urllib.error.HTTPError):
+        detail = _http_error_detail(error)
+        message = f"{server} answered HTTP {error.code}"
+        code = "rate_limit_exceeded" if error.code == 429 else "server_error"
+        return ProviderError(
+            _short(f"{message}: {detail}" if detail else message),
+            code=code,
+            retryable=error.code == 429 or error.code >= 500,
+        )
+    if isinstance(error, urllib.error.URLError):
+        reason = error.reason
+        text = reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}"
+        return ProviderError(_short(f"{server} unreachable: {text}"), retryable=True)
+    if isinstance(error, (OSError, http.client.HTTPException)):
+        return ProviderError(f"{server} request failed: {type(error).__name__}", retryable=True)
+    detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return ProviderError(_short(f"{server} returned an unexpected response: {detail}"))
+
+
 class OpenAICompatibleProvider:
     """A ModelProvider for `POST {base_url}/chat/completions`."""
 
@@ -285,23 +317,5 @@ class OpenAICompatibleProvider:
                         payload, parallel_tool_calls=request.parallel_tool_calls
                     )
                 return read_event_stream(answer, stream)
-        except urllib.error.HTTPError as error:
-            detail = _http_error_detail(error)
-            message = f"model server answered HTTP {error.code}"
-            message = _short(f"{message}: {detail}" if detail else message)
-            code = "rate_limit_exceeded" if error.code == 429 else "server_error"
-            raise ProviderError(
-                message, code=code, retryable=error.code == 429 or error.code >= 500
-            ) from None
-        except urllib.error.URLError as error:
-            reason = error.reason
-            text = reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}"
-            raise ProviderError(
-                _short(f"model server unreachable: {text}"), retryable=True
-            ) from None
-        except (OSError, http.client.HTTPException) as error:  # timeouts, resets, bad status
-            message = f"model server request failed: {type(error).__name__}"
-            raise ProviderError(message, retryable=True) from None
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
-            message = f"model server returned an unexpected response: {type(error).__name__}"
-            raise ProviderError(message) from None
+        except HTTP_FAILURES as error:
+            raise provider_error(error, "model server") from None

@@ -13,7 +13,6 @@ LiteLLM, llama.cpp, text-embeddings-inference, ...). Standard library only.
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
 import urllib.error
@@ -21,8 +20,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..base import ProviderError
-from ..openai_compat import _http_error_detail, _short
+from ..openai_compat import HTTP_FAILURES, provider_error
 
 DEFAULT_MODEL = "text-embedding-3-small"
 MAX_BATCH_TEXTS = 96
@@ -91,26 +89,8 @@ class OpenAICompatibleEmbedder:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:
                 payload = json.loads(answer.read())
             return self._vectors(payload, len(texts))
-        except urllib.error.HTTPError as error:
-            detail = _http_error_detail(error)
-            message = f"embeddings server answered HTTP {error.code}"
-            message = _short(f"{message}: {detail}" if detail else message)
-            code = "rate_limit_exceeded" if error.code == 429 else "server_error"
-            raise ProviderError(
-                message, code=code, retryable=error.code == 429 or error.code >= 500
-            ) from None
-        except urllib.error.URLError as error:
-            reason = error.reason
-            text = reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}"
-            raise ProviderError(
-                _short(f"embeddings server unreachable: {text}"), retryable=True
-            ) from None
-        except (OSError, http.client.HTTPException) as error:  # timeouts, resets, bad status
-            message = f"embeddings server request failed: {type(error).__name__}"
-            raise ProviderError(message, retryable=True) from None
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
-            message = _short(f"embeddings server returned an unexpected response: {error}")
-            raise ProviderError(message) from None
+        except HTTP_FAILURES as error:
+            raise provider_error(error, "embeddings server") from None
 
     def _vectors(self, payload: Any, count: int) -> list[list[float]]:
         items = sorted(payload["data"], key=lambda item: int(item.get("index", 0)))
