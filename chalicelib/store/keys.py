@@ -74,11 +74,17 @@ LEASE = "LEASE"
 # Files with an `expires_at` are in the active index too, in partitions of their own, by when
 # they expire: the sweeper finds expired files without a scan.
 FILE_EXPIRY = "FILEEXP"
+# Vector stores: files being ingested (pending index, by when the sweeper should look again)
+# and stores with an expiry (active index, by expires_at).
+INGESTING = "INGESTING"
+VS_EXPIRY = "VSEXPIRY"
 INDEX_OF = {
     ACTIVE: ACTIVE_INDEX,
     PENDING: PENDING_INDEX,
     LEASE: PENDING_INDEX,
     FILE_EXPIRY: ACTIVE_INDEX,
+    INGESTING: PENDING_INDEX,
+    VS_EXPIRY: ACTIVE_INDEX,
 }
 
 
@@ -126,15 +132,15 @@ def lease_index_keys(run_id: str, lease_until: int, shards: int) -> dict[str, st
 VS = "VS#"
 VS_FILE = "FILE#"
 VS_BATCH = "BATCH#"
-# Sparse-index partition kinds of vector stores: files being ingested (pending index, by when
-# the sweeper should look again) and stores with an expiry (active index, by expires_at).
-INGESTING = "INGESTING"
-VS_EXPIRY = "VSEXPIRY"
 
 
 def vector_stores_pk(project: str) -> str:
     """A project's vector stores, listed by ID."""
     return f"P#{project}#VS"
+
+
+def project_of_vector_stores_pk(pk: str) -> str:
+    return pk[len("P#") : -len("#VS")]
 
 
 def vector_store_pk(project: str, vector_store_id: str) -> str:

@@ -409,29 +409,19 @@ class Store(VectorStoreRecords):
 
     def _index_entries(self, kind: str, below: str, page_size: int) -> Iterator[IndexEntry]:
         """Every entry of an index partition kind with sort key < `below`, shard by shard."""
-        index = keys.INDEX_OF[kind]
-        time_attr = keys.INDEX_KEY_ATTRS[index][1]
-        for shard in range(self.shards):
-            start = None
-            while True:
-                page = self.engine.query_index(
-                    index, keys.index_partition(kind, shard), below, page_size, start
-                )
-                for item in page.items:
-                    project, thread_id = keys.split_thread_pk(item["pk"])
-                    yield IndexEntry(
-                        project=project,
-                        thread_id=thread_id,
-                        run_id=item["sk"][len(keys.RUN) :],
-                        status=item.get("status", ""),
-                        expires_at=int(item.get("expires_at", 0)),
-                        open_step_id=item.get("open_step_id"),
-                        usage_so_far=item.get("usage_so_far"),
-                        since=keys.index_time(item[time_attr]),
-                    )
-                start = page.next_start
-                if not start:
-                    break
+        time_attr = keys.INDEX_KEY_ATTRS[keys.INDEX_OF[kind]][1]
+        for item in self._index_items(kind, below, page_size):
+            project, thread_id = keys.split_thread_pk(item["pk"])
+            yield IndexEntry(
+                project=project,
+                thread_id=thread_id,
+                run_id=item["sk"][len(keys.RUN) :],
+                status=item.get("status", ""),
+                expires_at=int(item.get("expires_at", 0)),
+                open_step_id=item.get("open_step_id"),
+                usage_so_far=item.get("usage_so_far"),
+                since=keys.index_time(item[time_attr]),
+            )
 
     def runs_past_deadline(self, now: int, page_size: int = _INDEX_PAGE) -> Iterator[IndexEntry]:
         """Active runs whose `expires_at` <= now, oldest deadline first within each shard."""

@@ -102,7 +102,7 @@ def _count_changes(source: str | None, target: str | None, usage: int = 0) -> di
 
 
 class VectorStoreRecords:
-    """Store methods for vector stores; `Store` provides `engine`, `shards`, `_get`, `_page`."""
+    """Store methods for vector stores; `Store` gives `engine`, `shards` and the helpers below."""
 
     engine: Engine
     shards: int
@@ -114,6 +114,8 @@ class VectorStoreRecords:
         def _page(
             self, pk: str, prefix: str, page: PageRequest, filters: dict[str, str] | None = None
         ) -> Page: ...
+
+        def _index_items(self, kind: str, below: str, page_size: int) -> Iterator[Item]: ...
 
     # -- vector stores ---------------------------------------------------------------------
 
@@ -215,10 +217,8 @@ class VectorStoreRecords:
 
     def stores_past_expiry(self, now: int, page_size: int = _INDEX_PAGE) -> Iterator[StoreRef]:
         below = keys.index_sort_key(now + 1, "")
-        for item in self._vector_store_index_items(
-            keys.ACTIVE_INDEX, keys.VS_EXPIRY, below, page_size
-        ):
-            project = item["pk"][len("P#") : -len("#VS")]
+        for item in self._index_items(keys.VS_EXPIRY, below, page_size):
+            project = keys.project_of_vector_stores_pk(item["pk"])
             yield StoreRef(project, item["sk"][len(keys.VS) :])
 
     # -- vector store files ----------------------------------------------------------------
@@ -401,25 +401,9 @@ class VectorStoreRecords:
     def files_ingesting_due(self, now: int, page_size: int = _INDEX_PAGE) -> Iterator[FileRef]:
         """In_progress files whose sweeper deadline has passed."""
         below = f"{now + 1:012d}#"
-        for item in self._vector_store_index_items(
-            keys.PENDING_INDEX, keys.INGESTING, below, page_size
-        ):
+        for item in self._index_items(keys.INGESTING, below, page_size):
             project, vector_store_id = keys.split_vector_store_pk(item["pk"])
             yield FileRef(project, vector_store_id, item["sk"][len(keys.VS_FILE) :])
-
-    def _vector_store_index_items(
-        self, index: str, kind: str, below: str, page_size: int
-    ) -> Iterator[Item]:
-        for shard in range(self.shards):
-            start = None
-            while True:
-                page = self.engine.query_index(
-                    index, keys.index_partition(kind, shard), below, page_size, start
-                )
-                yield from page.items
-                start = page.next_start
-                if not start:
-                    break
 
     # -- file batches ----------------------------------------------------------------------
 
