@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# The embedded engine's file, under DATA_DIR (items, and the local vector index beside them).
+DATABASE_FILE = "assistants.sqlite3"
 
 
 class SettingsError(ValueError):

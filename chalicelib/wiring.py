@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import Settings, load_settings
+from .config import DATABASE_FILE, Settings, load_settings
 from .dispatch.base import Dispatcher, Job
 from .domain.clock import SystemClock
 from .services.context import Services
@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from .store.engine import Engine
     from .store.store import Store
 
-# The embedded engine's file, under DATA_DIR.
-DATABASE_FILE = "assistants.sqlite3"
 # Uploaded files' content, under DATA_DIR, when no FILES_BUCKET is set.
 FILES_DIRECTORY = "files"
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, field_validator
 
-MAX_METADATA_KEYS = 16
-MAX_METADATA_KEY_CHARS = 64
-MAX_METADATA_VALUE_CHARS = 512
+from .request_rules import Body, check_metadata, fail
+from .vector_store_requests import check_chunking_strategy
+
 MAX_ASSISTANT_TOOLS = 128
 MAX_RUN_TOOLS = 20
 MAX_INITIAL_MESSAGES = 32
@@ -30,51 +29,9 @@ _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _SCHEMA_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
-def _fail(message: str, param: str | None = None) -> PydanticCustomError:
-    """A validation failure; `param`, when given, overrides the field path the API reports."""
-    return PydanticCustomError("invalid_value", message, {"param": param} if param else None)
-
-
-def check_metadata(value: Any) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise _fail("Invalid type for 'metadata': expected an object.", "metadata")
-    if len(value) > MAX_METADATA_KEYS:
-        raise _fail(
-            f"Invalid 'metadata': too many properties. Expected an object with at most "
-            f"{MAX_METADATA_KEYS} properties, but got an object with {len(value)} properties "
-            "instead.",
-            "metadata",
-        )
-    for key, item in value.items():
-        if not key:
-            raise _fail(
-                "Invalid 'metadata': empty key. Expected keys of 1 to "
-                f"{MAX_METADATA_KEY_CHARS} characters, but got an empty key instead.",
-                "metadata",
-            )
-        if len(key) > MAX_METADATA_KEY_CHARS:
-            raise _fail(
-                f"Invalid 'metadata': key '{key[:80]}' is too long. Expected a key with at most "
-                f"{MAX_METADATA_KEY_CHARS} characters, but got {len(key)} characters instead.",
-                "metadata",
-            )
-        if not isinstance(item, str):
-            raise _fail(f"Invalid type for 'metadata.{key}': expected a string.", f"metadata.{key}")
-        if len(item) > MAX_METADATA_VALUE_CHARS:
-            raise _fail(
-                f"Invalid 'metadata.{key}': string too long. Expected a string with maximum "
-                f"length {MAX_METADATA_VALUE_CHARS}, but got a string with length {len(item)} "
-                "instead.",
-                f"metadata.{key}",
-            )
-    return dict(value)
-
-
 def _check_object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _fail(f"expected an object for {what}")
+        raise fail(f"expected an object for {what}")
     return value
 
 
@@ -82,20 +39,20 @@ def _check_function(value: Any) -> dict[str, Any]:
     fn = _check_object(value, "'function'")
     unknown = set(fn) - {"name", "description", "parameters", "strict"}
     if unknown:
-        raise _fail(f"unknown field in function: {sorted(unknown)[0]}")
+        raise fail(f"unknown field in function: {sorted(unknown)[0]}")
     name = fn.get("name")
     if not isinstance(name, str) or not _FUNCTION_NAME.fullmatch(name):
-        raise _fail("function.name must be 1 to 64 characters from a-z, A-Z, 0-9, _ and -")
+        raise fail("function.name must be 1 to 64 characters from a-z, A-Z, 0-9, _ and -")
     out: dict[str, Any] = {"name": name}
     if "description" in fn:
         if not isinstance(fn["description"], str):
-            raise _fail("function.description must be a string")
+            raise fail("function.description must be a string")
         out["description"] = fn["description"]
     if "parameters" in fn:
         out["parameters"] = _check_object(fn["parameters"], "function.parameters")
     if "strict" in fn:
         if fn["strict"] is not None and not isinstance(fn["strict"], bool):
-            raise _fail("function.strict must be a boolean or null")
+            raise fail("function.strict must be a boolean or null")
         out["strict"] = fn["strict"]
     return out
 
@@ -104,28 +61,28 @@ def _check_file_search(value: Any) -> dict[str, Any]:
     """The options of a file_search tool, as the spec has them (they are echoed back)."""
     options = _check_object(value, "'file_search'")
     if set(options) - {"max_num_results", "ranking_options"}:
-        raise _fail("file_search takes only 'max_num_results' and 'ranking_options'")
+        raise fail("file_search takes only 'max_num_results' and 'ranking_options'")
     out: dict[str, Any] = {}
     limit = options.get("max_num_results")
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 50:
-            raise _fail("file_search.max_num_results must be an integer from 1 to 50")
+            raise fail("file_search.max_num_results must be an integer from 1 to 50")
         out["max_num_results"] = limit
     ranking = options.get("ranking_options")
     if ranking is not None:
         ranking = _check_object(ranking, "file_search.ranking_options")
         if set(ranking) - {"ranker", "score_threshold"}:
-            raise _fail("ranking_options takes only 'ranker' and 'score_threshold'")
+            raise fail("ranking_options takes only 'ranker' and 'score_threshold'")
         ranker = ranking.get("ranker", "auto")
         if ranker not in ("auto", "default_2024_08_21"):
-            raise _fail("ranking_options.ranker must be 'auto' or 'default_2024_08_21'")
+            raise fail("ranking_options.ranker must be 'auto' or 'default_2024_08_21'")
         threshold = ranking.get("score_threshold")
         if (
             isinstance(threshold, bool)
             or not isinstance(threshold, (int, float))
             or not 0 <= threshold <= 1
         ):
-            raise _fail("ranking_options.score_threshold is required: a number from 0 to 1")
+            raise fail("ranking_options.score_threshold is required: a number from 0 to 1")
         out["ranking_options"] = {"ranker": ranker, "score_threshold": threshold}
     return out
 
@@ -135,35 +92,35 @@ def check_tool(value: Any) -> dict[str, Any]:
     kind = tool.get("type")
     if kind == "function":
         if set(tool) - {"type", "function"}:
-            raise _fail("a function tool takes only 'type' and 'function'")
+            raise fail("a function tool takes only 'type' and 'function'")
         if "function" not in tool:
-            raise _fail("a function tool needs 'function'")
+            raise fail("a function tool needs 'function'")
         return {"type": "function", "function": _check_function(tool["function"])}
     if kind == "code_interpreter":
         if set(tool) - {"type"}:
-            raise _fail("a code_interpreter tool takes only 'type'")
+            raise fail("a code_interpreter tool takes only 'type'")
         return {"type": "code_interpreter"}
     if kind == "file_search":
         if set(tool) - {"type", "file_search"}:
-            raise _fail("a file_search tool takes only 'type' and 'file_search'")
+            raise fail("a file_search tool takes only 'type' and 'file_search'")
         out: dict[str, Any] = {"type": "file_search"}
         if tool.get("file_search") is not None:
             out["file_search"] = _check_file_search(tool["file_search"])
         return out
-    raise _fail("tool type must be one of 'code_interpreter', 'file_search', 'function'")
+    raise fail("tool type must be one of 'code_interpreter', 'file_search', 'function'")
 
 
 def check_tools(value: Any, limit: int) -> list[dict[str, Any]] | None:
     if value is None:
         return None
     if not isinstance(value, list):
-        raise _fail("expected an array of tools")
+        raise fail("expected an array of tools")
     if len(value) > limit:
-        raise _fail(f"expected at most {limit} tools, but got {len(value)}")
+        raise fail(f"expected at most {limit} tools, but got {len(value)}")
     tools = [check_tool(item) for item in value]
     names = [t["function"]["name"] for t in tools if t["type"] == "function"]
     if len(names) != len(set(names)):
-        raise _fail("function names must be unique")
+        raise fail("function names must be unique")
     return tools
 
 
@@ -175,13 +132,13 @@ def check_tool_choice(value: Any) -> str | dict[str, Any] | None:
         if kind == "function":
             fn = value.get("function")
             if set(value) - {"type", "function"} or not isinstance(fn, dict) or set(fn) != {"name"}:
-                raise _fail("a function tool_choice is {'type': 'function', 'function': {'name'}}")
+                raise fail("a function tool_choice is {'type': 'function', 'function': {'name'}}")
             if not isinstance(fn["name"], str) or not _FUNCTION_NAME.fullmatch(fn["name"]):
-                raise _fail("tool_choice.function.name is not a valid function name")
+                raise fail("tool_choice.function.name is not a valid function name")
             return {"type": "function", "function": {"name": fn["name"]}}
         if kind in ("code_interpreter", "file_search") and set(value) == {"type"}:
             return {"type": kind}
-    raise _fail("expected 'none', 'auto', 'required' or a named tool")
+    raise fail("expected 'none', 'auto', 'required' or a named tool")
 
 
 def check_response_format(value: Any) -> str | dict[str, Any] | None:
@@ -193,35 +150,35 @@ def check_response_format(value: Any) -> str | dict[str, Any] | None:
             return {"type": kind}
         if kind == "json_schema" and set(value) == {"type", "json_schema"}:
             return {"type": "json_schema", "json_schema": _check_json_schema(value["json_schema"])}
-    raise _fail("expected 'auto' or an object with type 'text', 'json_object' or 'json_schema'")
+    raise fail("expected 'auto' or an object with type 'text', 'json_object' or 'json_schema'")
 
 
 def _check_json_schema(value: Any) -> dict[str, Any]:
     """`response_format.json_schema` as the spec has it; the fields given are echoed back."""
     param = "response_format.json_schema"
     if not isinstance(value, dict):
-        raise _fail(f"Invalid type for '{param}': expected an object.", param)
+        raise fail(f"Invalid type for '{param}': expected an object.", param)
     unknown = sorted(set(value) - {"name", "description", "schema", "strict"})
     if unknown:
-        raise _fail(f"Unrecognized request argument supplied: {param}.{unknown[0]}", param)
+        raise fail(f"Unrecognized request argument supplied: {param}.{unknown[0]}", param)
     name = value.get("name")
     if name is None:
-        raise _fail(f"Missing required parameter: '{param}.name'.", f"{param}.name")
+        raise fail(f"Missing required parameter: '{param}.name'.", f"{param}.name")
     if not isinstance(name, str) or not _SCHEMA_NAME.fullmatch(name):
-        raise _fail(
+        raise fail(
             f"Invalid '{param}.name': expected a string of 1 to 64 characters from a-z, A-Z, "
             "0-9, '_' and '-'.",
             f"{param}.name",
         )
     if "description" in value and not isinstance(value["description"], str):
-        raise _fail(
+        raise fail(
             f"Invalid type for '{param}.description': expected a string.", f"{param}.description"
         )
     if "schema" in value and not isinstance(value["schema"], dict):
-        raise _fail(f"Invalid type for '{param}.schema': expected an object.", f"{param}.schema")
+        raise fail(f"Invalid type for '{param}.schema': expected an object.", f"{param}.schema")
     strict = value.get("strict")
     if strict is not None and not isinstance(strict, bool):
-        raise _fail(
+        raise fail(
             f"Invalid type for '{param}.strict': expected a boolean or null.", f"{param}.strict"
         )
     return dict(value)
@@ -232,15 +189,15 @@ def check_truncation(value: Any) -> dict[str, Any] | None:
         return None
     strategy = _check_object(value, "truncation_strategy")
     if set(strategy) - {"type", "last_messages"}:
-        raise _fail("truncation_strategy takes only 'type' and 'last_messages'")
+        raise fail("truncation_strategy takes only 'type' and 'last_messages'")
     kind = strategy.get("type")
     last = strategy.get("last_messages")
     if kind not in ("auto", "last_messages"):
-        raise _fail("truncation_strategy.type must be 'auto' or 'last_messages'")
+        raise fail("truncation_strategy.type must be 'auto' or 'last_messages'")
     if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
-        raise _fail("truncation_strategy.last_messages must be an integer of at least 1")
+        raise fail("truncation_strategy.last_messages must be an integer of at least 1")
     if kind == "last_messages" and last is None:
-        raise _fail("truncation_strategy.last_messages is required with type 'last_messages'")
+        raise fail("truncation_strategy.last_messages is required with type 'last_messages'")
     return {"type": kind, "last_messages": last}
 
 
@@ -249,51 +206,51 @@ def _check_content_part(part: Any) -> dict[str, Any]:
     kind = item.get("type")
     if kind == "text":
         if set(item) != {"type", "text"} or not isinstance(item["text"], str):
-            raise _fail("a text part is {'type': 'text', 'text': <string>}")
+            raise fail("a text part is {'type': 'text', 'text': <string>}")
         return {"type": "text", "text": item["text"]}
     if kind in ("image_url", "image_file"):
         inner_key = "url" if kind == "image_url" else "file_id"
         inner = item.get(kind)
         if set(item) != {"type", kind} or not isinstance(inner, dict):
-            raise _fail(f"an {kind} part is {{'type': '{kind}', '{kind}': {{...}}}}")
+            raise fail(f"an {kind} part is {{'type': '{kind}', '{kind}': {{...}}}}")
         if not isinstance(inner.get(inner_key), str) or set(inner) - {inner_key, "detail"}:
-            raise _fail(f"{kind}.{inner_key} is required")
+            raise fail(f"{kind}.{inner_key} is required")
         detail = inner.get("detail", "auto")
         if detail not in ("auto", "low", "high"):
-            raise _fail(f"{kind}.detail must be 'auto', 'low' or 'high'")
+            raise fail(f"{kind}.detail must be 'auto', 'low' or 'high'")
         return {"type": kind, kind: {inner_key: inner[inner_key], "detail": detail}}
-    raise _fail("content part type must be 'text', 'image_url' or 'image_file'")
+    raise fail("content part type must be 'text', 'image_url' or 'image_file'")
 
 
 def check_content(value: Any) -> str | list[dict[str, Any]]:
     if isinstance(value, str):
         if len(value) > MAX_MESSAGE_CHARS:
-            raise _fail(f"content is longer than {MAX_MESSAGE_CHARS} characters")
+            raise fail(f"content is longer than {MAX_MESSAGE_CHARS} characters")
         return value
     if isinstance(value, list):
         if not 1 <= len(value) <= MAX_CONTENT_PARTS:
-            raise _fail(f"content must have 1 to {MAX_CONTENT_PARTS} parts")
+            raise fail(f"content must have 1 to {MAX_CONTENT_PARTS} parts")
         parts = [_check_content_part(p) for p in value]
         if sum(len(p.get("text", "")) for p in parts) > MAX_MESSAGE_CHARS:
-            raise _fail(f"content is longer than {MAX_MESSAGE_CHARS} characters")
+            raise fail(f"content is longer than {MAX_MESSAGE_CHARS} characters")
         return parts
-    raise _fail("expected a string or an array of content parts")
+    raise fail("expected a string or an array of content parts")
 
 
 def check_attachments(value: Any) -> list[dict[str, Any]] | None:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) > MAX_ATTACHMENTS:
-        raise _fail(f"expected an array of at most {MAX_ATTACHMENTS} attachments")
+        raise fail(f"expected an array of at most {MAX_ATTACHMENTS} attachments")
     out = []
     for item in value:
         att = _check_object(item, "an attachment")
         if set(att) - {"file_id", "tools"} or not isinstance(att.get("file_id"), str):
-            raise _fail("an attachment is {'file_id': <string>, 'tools': [...]}")
+            raise fail("an attachment is {'file_id': <string>, 'tools': [...]}")
         tools = att.get("tools", [])
         allowed = ({"type": "code_interpreter"}, {"type": "file_search"})
         if not isinstance(tools, list) or any(t not in allowed for t in tools):
-            raise _fail("attachment tools are of type 'code_interpreter' or 'file_search'")
+            raise fail("attachment tools are of type 'code_interpreter' or 'file_search'")
         out.append({"file_id": att["file_id"], "tools": tools})
     return out
 
@@ -304,17 +261,17 @@ def check_tool_resources(value: Any) -> dict[str, Any] | None:
     # A null entry is taken as not given (like a null top-level field); it is never echoed back.
     resources = {k: v for k, v in _check_object(value, "tool_resources").items() if v is not None}
     if set(resources) - {"code_interpreter", "file_search"}:
-        raise _fail("tool_resources takes 'code_interpreter' and 'file_search'")
+        raise fail("tool_resources takes 'code_interpreter' and 'file_search'")
     ci = resources.get("code_interpreter")
     if ci is not None:
         ids = _check_object(ci, "code_interpreter").get("file_ids", [])
         if not isinstance(ids, list) or len(ids) > 20 or not all(isinstance(i, str) for i in ids):
-            raise _fail("code_interpreter.file_ids is an array of at most 20 file IDs")
+            raise fail("code_interpreter.file_ids is an array of at most 20 file IDs")
     fs = resources.get("file_search")
     if fs is not None:
         ids = _check_object(fs, "file_search").get("vector_store_ids", [])
         if not isinstance(ids, list) or len(ids) > 1 or not all(isinstance(i, str) for i in ids):
-            raise _fail("file_search.vector_store_ids is an array of at most 1 vector store ID")
+            raise fail("file_search.vector_store_ids is an array of at most 1 vector store ID")
         if fs.get("vector_stores") is not None:
             resources["file_search"] = {**fs, "vector_stores": _check_store_helper(fs, ids)}
     return resources
@@ -326,9 +283,9 @@ def _check_store_helper(fs: dict[str, Any], ids: list[str]) -> list[dict[str, An
     param = "tool_resources.file_search.vector_stores"
     helpers = fs["vector_stores"]
     if not isinstance(helpers, list) or not all(isinstance(h, dict) for h in helpers):
-        raise _fail(f"Invalid type for '{param}': expected an array of objects.", param)
+        raise fail(f"Invalid type for '{param}': expected an array of objects.", param)
     if len(helpers) + len(ids) > 1:
-        raise _fail(
+        raise fail(
             "Invalid 'tool_resources.file_search': there can be a maximum of 1 vector store "
             "attached (vector_store_ids and vector_stores together).",
             param,
@@ -337,12 +294,12 @@ def _check_store_helper(fs: dict[str, Any], ids: list[str]) -> list[dict[str, An
     for helper in helpers:
         unknown = sorted(set(helper) - {"file_ids", "chunking_strategy", "metadata"})
         if unknown:
-            raise _fail(f"Unknown parameter: '{param}[0].{unknown[0]}'.", param)
+            raise fail(f"Unknown parameter: '{param}[0].{unknown[0]}'.", param)
         file_ids = helper.get("file_ids", [])
         if not isinstance(file_ids, list) or not all(isinstance(i, str) for i in file_ids):
-            raise _fail(f"Invalid type for '{param}[0].file_ids': expected an array of strings.")
+            raise fail(f"Invalid type for '{param}[0].file_ids': expected an array of strings.")
         if len(file_ids) > 10_000:
-            raise _fail(f"Invalid '{param}[0].file_ids': at most 10000 files.")
+            raise fail(f"Invalid '{param}[0].file_ids': at most 10000 files.")
         strategy = helper.get("chunking_strategy")
         if strategy is not None:
             strategy = _check_chunking(strategy, f"{param}[0].chunking_strategy")
@@ -357,23 +314,7 @@ def _check_store_helper(fs: dict[str, Any], ids: list[str]) -> list[dict[str, An
 
 
 def _check_chunking(value: Any, param: str) -> dict[str, Any]:
-    """The vector store API's own check of a chunking_strategy (domain/vector_store_requests)."""
-    try:
-        from .vector_store_requests import check_chunking_strategy
-    except ImportError:  # pragma: no cover - before the vector stores API is there
-        if not isinstance(value, dict):
-            raise _fail(f"Invalid type for '{param}': expected an object.", param) from None
-        return value
     return check_chunking_strategy(value, param) or {"type": "auto"}
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    @field_validator("metadata", mode="before", check_fields=False)
-    @classmethod
-    def _metadata(cls, value: Any) -> Any:
-        return check_metadata(value)
 
 
 Temperature = Annotated[float, Field(ge=0, le=2)]
@@ -382,7 +323,7 @@ TokenLimit = Annotated[int, Field(ge=256)]
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
 
-class _ToolFields(_Body):
+class _ToolFields(Body):
     """Fields whose before-validators are shared by assistants and runs."""
 
     @field_validator("tool_choice", mode="before", check_fields=False)
@@ -433,7 +374,7 @@ class ModifyAssistant(_AssistantFields):
     tools: Any = None
 
 
-class CreateMessage(_Body):
+class CreateMessage(Body):
     role: Literal["user", "assistant"]
     content: Any
     attachments: Any = None
@@ -450,7 +391,7 @@ class CreateMessage(_Body):
         return check_attachments(value)
 
 
-class ModifyMetadata(_Body):
+class ModifyMetadata(Body):
     """Modify message and modify run: metadata only."""
 
     metadata: Any = None
@@ -502,11 +443,11 @@ class CreateThreadAndRun(_RunFields):
     tool_resources: Any = None
 
 
-class ToolOutput(_Body):
+class ToolOutput(Body):
     tool_call_id: str
     output: Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)]
 
 
-class SubmitToolOutputs(_Body):
+class SubmitToolOutputs(Body):
     tool_outputs: Annotated[list[ToolOutput], Field(max_length=MAX_TOOL_OUTPUTS)]
     stream: bool | None = None

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from .requests import _Body, _fail
+from .request_rules import Body, fail
 
 MAX_ATTRIBUTES = 16
 MAX_ATTRIBUTE_KEY_CHARS = 64
@@ -39,44 +39,44 @@ def check_chunking_strategy(value: Any, param: str = "chunking_strategy") -> dic
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _fail(f"Invalid type for '{param}': expected an object.", param)
+        raise fail(f"Invalid type for '{param}': expected an object.", param)
     kind = value.get("type")
     if kind == "auto":
         if set(value) != {"type"}:
             extra = sorted(set(value) - {"type"})[0]
-            raise _fail(f"Unrecognized request argument supplied: {param}.{extra}", param)
+            raise fail(f"Unrecognized request argument supplied: {param}.{extra}", param)
         return {"type": "auto"}
     if kind != "static":
-        raise _fail(
+        raise fail(
             f"Invalid value for '{param}.type': expected one of 'auto' or 'static'.",
             f"{param}.type",
         )
     if set(value) - {"type", "static"}:
         extra = sorted(set(value) - {"type", "static"})[0]
-        raise _fail(f"Unrecognized request argument supplied: {param}.{extra}", param)
+        raise fail(f"Unrecognized request argument supplied: {param}.{extra}", param)
     static = value.get("static")
     where = f"{param}.static"
     if not isinstance(static, dict):
-        raise _fail(f"Missing required parameter: '{where}'.", where)
+        raise fail(f"Missing required parameter: '{where}'.", where)
     if set(static) - {"max_chunk_size_tokens", "chunk_overlap_tokens"}:
         extra = sorted(set(static) - {"max_chunk_size_tokens", "chunk_overlap_tokens"})[0]
-        raise _fail(f"Unrecognized request argument supplied: {where}.{extra}", where)
+        raise fail(f"Unrecognized request argument supplied: {where}.{extra}", where)
     size, overlap = static.get("max_chunk_size_tokens"), static.get("chunk_overlap_tokens")
     for name, number in (("max_chunk_size_tokens", size), ("chunk_overlap_tokens", overlap)):
         if number is None:
-            raise _fail(f"Missing required parameter: '{where}.{name}'.", f"{where}.{name}")
+            raise fail(f"Missing required parameter: '{where}.{name}'.", f"{where}.{name}")
         if not _is_int(number):
-            raise _fail(
+            raise fail(
                 f"Invalid type for '{where}.{name}': expected an integer.", f"{where}.{name}"
             )
     if not MIN_CHUNK_TOKENS <= size <= MAX_CHUNK_TOKENS:
-        raise _fail(
+        raise fail(
             f"Invalid '{where}.max_chunk_size_tokens': expected an integer between "
             f"{MIN_CHUNK_TOKENS} and {MAX_CHUNK_TOKENS}, but got {size} instead.",
             f"{where}.max_chunk_size_tokens",
         )
     if overlap < 0 or overlap > size // 2:
-        raise _fail(
+        raise fail(
             f"Invalid '{where}.chunk_overlap_tokens': expected a non-negative integer of at most "
             f"half of max_chunk_size_tokens ({size // 2}), but got {overlap} instead.",
             f"{where}.chunk_overlap_tokens",
@@ -92,19 +92,19 @@ def check_expires_after(value: Any) -> dict[str, Any] | None:
         return None
     param = "expires_after"
     if not isinstance(value, dict):
-        raise _fail(f"Invalid type for '{param}': expected an object.", param)
+        raise fail(f"Invalid type for '{param}': expected an object.", param)
     if set(value) - {"anchor", "days"}:
         extra = sorted(set(value) - {"anchor", "days"})[0]
-        raise _fail(f"Unrecognized request argument supplied: {param}.{extra}", param)
+        raise fail(f"Unrecognized request argument supplied: {param}.{extra}", param)
     if value.get("anchor") != "last_active_at":
-        raise _fail(
+        raise fail(
             f"Invalid value for '{param}.anchor': expected 'last_active_at'.", f"{param}.anchor"
         )
     days = value.get("days")
     if days is None:
-        raise _fail(f"Missing required parameter: '{param}.days'.", f"{param}.days")
+        raise fail(f"Missing required parameter: '{param}.days'.", f"{param}.days")
     if not _is_int(days) or not 1 <= days <= 365:
-        raise _fail(
+        raise fail(
             f"Invalid '{param}.days': expected an integer between 1 and 365, but got "
             f"{str(days)[:40]} instead.",
             f"{param}.days",
@@ -116,9 +116,9 @@ def check_attributes(value: Any, param: str = "attributes") -> dict[str, Any] | 
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _fail(f"Invalid type for '{param}': expected an object.", param)
+        raise fail(f"Invalid type for '{param}': expected an object.", param)
     if len(value) > MAX_ATTRIBUTES:
-        raise _fail(
+        raise fail(
             f"Invalid '{param}': too many properties. Expected an object with at most "
             f"{MAX_ATTRIBUTES} properties, but got an object with {len(value)} properties "
             "instead.",
@@ -126,7 +126,7 @@ def check_attributes(value: Any, param: str = "attributes") -> dict[str, Any] | 
         )
     for key, item in value.items():
         if not key or len(key) > MAX_ATTRIBUTE_KEY_CHARS:
-            raise _fail(
+            raise fail(
                 f"Invalid '{param}': key '{key[:80]}' must have 1 to {MAX_ATTRIBUTE_KEY_CHARS} "
                 "characters.",
                 param,
@@ -134,14 +134,14 @@ def check_attributes(value: Any, param: str = "attributes") -> dict[str, Any] | 
         where = f"{param}.{key}"
         if isinstance(item, str):
             if len(item) > MAX_ATTRIBUTE_VALUE_CHARS:
-                raise _fail(
+                raise fail(
                     f"Invalid '{where}': string too long. Expected a string with maximum length "
                     f"{MAX_ATTRIBUTE_VALUE_CHARS}, but got a string with length {len(item)} "
                     "instead.",
                     where,
                 )
         elif not isinstance(item, (bool, int, float)):
-            raise _fail(
+            raise fail(
                 f"Invalid type for '{where}': expected a string, a number or a boolean.", where
             )
     return dict(value)
@@ -150,9 +150,9 @@ def check_attributes(value: Any, param: str = "attributes") -> dict[str, Any] | 
 def check_filter(value: Any, param: str = "filters", depth: int = 1) -> dict[str, Any]:
     """A ComparisonFilter or a CompoundFilter (nested), as the spec has them."""
     if not isinstance(value, dict):
-        raise _fail(f"Invalid type for '{param}': expected an object.", param)
+        raise fail(f"Invalid type for '{param}': expected an object.", param)
     if depth > MAX_FILTER_DEPTH:
-        raise _fail(f"Invalid '{param}': filters nest at most {MAX_FILTER_DEPTH} levels.", param)
+        raise fail(f"Invalid '{param}': filters nest at most {MAX_FILTER_DEPTH} levels.", param)
     kind = value.get("type")
     if kind in ("and", "or"):
         parts_given = value.get("filters")
@@ -161,7 +161,7 @@ def check_filter(value: Any, param: str = "filters", depth: int = 1) -> dict[str
             or not isinstance(parts_given, list)
             or not parts_given
         ):
-            raise _fail(
+            raise fail(
                 f"Invalid '{param}': a compound filter is {{'type': '{kind}', 'filters': [...]}} "
                 "with at least one filter.",
                 param,
@@ -172,19 +172,19 @@ def check_filter(value: Any, param: str = "filters", depth: int = 1) -> dict[str
         ]
         return {"type": kind, "filters": parts}
     if kind not in COMPARISONS:
-        raise _fail(
+        raise fail(
             f"Invalid value for '{param}.type': expected one of "
             f"{', '.join(repr(c) for c in (*COMPARISONS, 'and', 'or'))}.",
             f"{param}.type",
         )
     if set(value) - {"type", "key", "value"}:
         extra = sorted(set(value) - {"type", "key", "value"})[0]
-        raise _fail(f"Unrecognized request argument supplied: {param}.{extra}", param)
+        raise fail(f"Unrecognized request argument supplied: {param}.{extra}", param)
     for name in ("key", "value"):
         if name not in value:
-            raise _fail(f"Missing required parameter: '{param}.{name}'.", f"{param}.{name}")
+            raise fail(f"Missing required parameter: '{param}.{name}'.", f"{param}.{name}")
     if not isinstance(value["key"], str):
-        raise _fail(f"Invalid type for '{param}.key': expected a string.", f"{param}.key")
+        raise fail(f"Invalid type for '{param}.key': expected a string.", f"{param}.key")
     operand = value["value"]
     if kind in ("in", "nin"):
         if (
@@ -192,7 +192,7 @@ def check_filter(value: Any, param: str = "filters", depth: int = 1) -> dict[str
             or not operand
             or not all(isinstance(v, str) or _is_number(v) for v in operand)
         ):
-            raise _fail(
+            raise fail(
                 f"Invalid '{param}.value': '{kind}' takes a non-empty array of strings and "
                 "numbers.",
                 f"{param}.value",
@@ -200,11 +200,11 @@ def check_filter(value: Any, param: str = "filters", depth: int = 1) -> dict[str
     elif kind in RANGES:
         # The index compares numbers only (S3 Vectors' range operators take numbers).
         if not _is_number(operand):
-            raise _fail(
+            raise fail(
                 f"Invalid '{param}.value': '{kind}' compares numbers only.", f"{param}.value"
             )
     elif not isinstance(operand, (str, int, float, bool)):
-        raise _fail(
+        raise fail(
             f"Invalid type for '{param}.value': expected a string, a number or a boolean.",
             f"{param}.value",
         )
@@ -216,27 +216,27 @@ def check_ranking_options(value: Any) -> dict[str, Any] | None:
         return None
     param = "ranking_options"
     if not isinstance(value, dict):
-        raise _fail(f"Invalid type for '{param}': expected an object.", param)
+        raise fail(f"Invalid type for '{param}': expected an object.", param)
     if set(value) - {"ranker", "score_threshold"}:
         extra = sorted(set(value) - {"ranker", "score_threshold"})[0]
-        raise _fail(f"Unrecognized request argument supplied: {param}.{extra}", param)
+        raise fail(f"Unrecognized request argument supplied: {param}.{extra}", param)
     ranker = value.get("ranker", "auto")
     if ranker not in ("none", "auto", "default-2024-11-15"):
-        raise _fail(
+        raise fail(
             f"Invalid value for '{param}.ranker': expected one of 'none', 'auto' or "
             "'default-2024-11-15'.",
             f"{param}.ranker",
         )
     threshold = value.get("score_threshold", 0)
     if not _is_number(threshold) or not 0 <= threshold <= 1:
-        raise _fail(
+        raise fail(
             f"Invalid '{param}.score_threshold': expected a number between 0 and 1.",
             f"{param}.score_threshold",
         )
     return {"ranker": ranker, "score_threshold": threshold}
 
 
-class _StrategyFields(_Body):
+class _StrategyFields(Body):
     @field_validator("chunking_strategy", mode="before", check_fields=False)
     @classmethod
     def _chunking_strategy(cls, value: Any) -> Any:
@@ -266,7 +266,7 @@ class CreateVectorStore(_StrategyFields):
         return check_expires_after(value)
 
 
-class ModifyVectorStore(_Body):
+class ModifyVectorStore(Body):
     name: Annotated[str, Field(max_length=256)] | None = None
     expires_after: Any = None
     metadata: Any = None
@@ -301,13 +301,13 @@ class CreateFileBatch(_StrategyFields):
     @model_validator(mode="after")
     def _one_of(self) -> CreateFileBatch:
         if self.file_ids is None and self.files is None:
-            raise _fail("Missing required parameter: 'file_ids' (or 'files').", "file_ids")
+            raise fail("Missing required parameter: 'file_ids' (or 'files').", "file_ids")
         if self.file_ids is not None and self.files is not None:
-            raise _fail("Give either 'file_ids' or 'files', not both.", "files")
+            raise fail("Give either 'file_ids' or 'files', not both.", "files")
         return self
 
 
-class UpdateFileAttributes(_Body):
+class UpdateFileAttributes(Body):
     attributes: Any
 
     @field_validator("attributes", mode="before")
@@ -316,7 +316,7 @@ class UpdateFileAttributes(_Body):
         return check_attributes(value)
 
 
-class SearchVectorStore(_Body):
+class SearchVectorStore(Body):
     query: Any
     rewrite_query: bool = False
     max_num_results: Annotated[int, Field(ge=1, le=MAX_SEARCH_RESULTS)] = 10
@@ -331,11 +331,11 @@ class SearchVectorStore(_Body):
         elif isinstance(value, list) and value and all(isinstance(q, str) for q in value):
             queries = list(value)
         else:
-            raise _fail("Invalid 'query': expected a string or a non-empty array of strings.")
+            raise fail("Invalid 'query': expected a string or a non-empty array of strings.")
         if not any(q.strip() for q in queries):
-            raise _fail("Invalid 'query': expected a non-empty search query.", "query")
+            raise fail("Invalid 'query': expected a non-empty search query.", "query")
         if sum(len(q) for q in queries) > MAX_QUERY_CHARS:
-            raise _fail(f"Invalid 'query': longer than {MAX_QUERY_CHARS} characters.", "query")
+            raise fail(f"Invalid 'query': longer than {MAX_QUERY_CHARS} characters.", "query")
         return queries
 
     @field_validator("filters", mode="before")

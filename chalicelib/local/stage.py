@@ -64,7 +64,7 @@ def _body_limit(settings: Settings) -> int:
 
 
 def _describe(settings: Settings) -> str:
-    from ..wiring import DATABASE_FILE
+    from ..config import DATABASE_FILE
 
     if settings.store_engine == "sqlite":
         where = f"embedded SQLite at {os.path.join(settings.data_dir, DATABASE_FILE)}"

@@ -36,10 +36,9 @@ from .engine import (
     Update,
     Write,
 )
-from .limits import check_size
+from .items import Record, record_item, strip_item
 from .vector_store_records import VectorStoreRecords
 
-Record = dict[str, Any]
 _INDEX_PAGE = 100
 
 
@@ -74,19 +73,6 @@ class IndexEntry:
             "open_step_id": self.open_step_id,
             "usage_so_far": self.usage_so_far,
         }
-
-
-def _strip(item: Item | None) -> Record | None:
-    """A stored item without its key, index and retention attributes."""
-    if item is None:
-        return None
-    return {k: v for k, v in item.items() if k not in ("pk", "sk", "ttl", *keys.INDEX_ATTRS)}
-
-
-def record_item(pk: str, sk: str, record: Record, **extra: Any) -> Item:
-    """A record as an item: size-checked; top-level nulls are not stored (to_wire restores them)."""
-    check_size(record, record.get("object", "object").replace("thread.", ""))
-    return {k: v for k, v in {"pk": pk, "sk": sk, **record, **extra}.items() if v is not None}
 
 
 def _thread_free(stale_run_id: str | None) -> Condition:
@@ -127,11 +113,11 @@ class Store(VectorStoreRecords):
     # -- reads and lists -------------------------------------------------------------------
 
     def _get(self, pk: str, sk: str) -> Record | None:
-        return _strip(self.engine.get(pk, sk))
+        return strip_item(self.engine.get(pk, sk))
 
     def _update_existing(self, pk: str, sk: str, changes: dict[str, Any]) -> Record | None:
         """Change an item that must exist (never create one); None if it does not."""
-        return _strip(self.engine.update(Update(pk, sk, changes, Exists("pk"))))
+        return strip_item(self.engine.update(Update(pk, sk, changes, Exists("pk"))))
 
     def _page(
         self, pk: str, prefix: str, page: PageRequest, filters: dict[str, str] | None = None
@@ -153,7 +139,7 @@ class Store(VectorStoreRecords):
         key_range = KeyRange(
             pk, low, high, ascending != read_backwards, page.limit + 1, dict(filters or {})
         )
-        items = [r for r in map(_strip, self.engine.query(key_range)) if r is not None]
+        items = [r for r in map(strip_item, self.engine.query(key_range)) if r is not None]
         has_more = len(items) > page.limit
         items = items[: page.limit]
         if read_backwards:
@@ -214,7 +200,7 @@ class Store(VectorStoreRecords):
 
     def delete_thread(self, project: str, thread_id: str) -> Record | None:
         """Delete the thread item; its messages, runs and steps are purged afterwards."""
-        return _strip(self.engine.delete(keys.thread_pk(project, thread_id), keys.THREAD_SK))
+        return strip_item(self.engine.delete(keys.thread_pk(project, thread_id), keys.THREAD_SK))
 
     def purge_thread_items(self, project: str, thread_id: str, max_items: int = 1000) -> bool:
         """Delete up to `max_items` items of a deleted thread's partition. True when none remain.
@@ -333,7 +319,7 @@ class Store(VectorStoreRecords):
         run_write = Update(pk, sk, attributes, self._run_condition(change))
         terminal = _is_terminal(change)
         if not (terminal or change.step_updates or change.new_items):
-            return _strip(self.engine.update(run_write, "old" if returns == "old" else "new"))
+            return strip_item(self.engine.update(run_write, "old" if returns == "old" else "new"))
         writes: list[Write] = [run_write, *self._outcome_writes(pk, run_id, change)]
         if not self._commit_run_change(writes, release=_release(pk, run_id) if terminal else None):
             return None
@@ -455,7 +441,7 @@ class Store(VectorStoreRecords):
 
     def delete_file(self, project: str, file_id: str) -> Record | None:
         """Delete a file's record; the record as it was, or None if there was none."""
-        return _strip(self.engine.delete(keys.files_pk(project), keys.FILE + file_id))
+        return strip_item(self.engine.delete(keys.files_pk(project), keys.FILE + file_id))
 
     def list_files(self, project: str, page: PageRequest, purpose: str | None = None) -> Page:
         filters = {"purpose": purpose} if purpose else None
@@ -500,7 +486,7 @@ class Store(VectorStoreRecords):
         key_range = KeyRange(
             keys.project_keys_pk(project), keys.BELOW_IDS, keys.ABOVE_IDS, limit=1000
         )
-        return [r for r in map(_strip, self.engine.query(key_range)) if r is not None]
+        return [r for r in map(strip_item, self.engine.query(key_range)) if r is not None]
 
     def delete_api_key(self, project: str, key_hash: str) -> bool:
         found = self.engine.delete(keys.project_keys_pk(project), key_hash)

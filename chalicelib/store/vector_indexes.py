@@ -38,7 +38,7 @@ def build_vector_index(settings: Settings, engine: Engine | None = None) -> Vect
     if settings.is_local:
         from pathlib import Path
 
-        from ..wiring import DATABASE_FILE
+        from ..config import DATABASE_FILE
 
         return SqliteVectorIndex(SqliteEngine(Path(settings.data_dir) / DATABASE_FILE))
     return UnconfiguredVectorIndex()

@@ -37,11 +37,11 @@ from .engine import (
     Update,
     Write,
 )
+from .items import Record, record_item, strip_item
 
 if TYPE_CHECKING:
     from .engine import Engine
 
-Record = dict[str, Any]
 _TOMBSTONE_SECONDS = 86_400
 _INDEX_PAGE = 100
 # Lists of live files filter on this attribute (an engine filter is an equality): a tombstone
@@ -120,8 +120,6 @@ class VectorStoreRecords:
     # -- vector stores ---------------------------------------------------------------------
 
     def _store_item(self, project: str, record: Record) -> Item:
-        from .store import record_item
-
         index: dict[str, str] = {}
         if record.get("expires_at") is not None and not record.get("expired"):
             index = keys.expiry_index_keys(record["id"], record["expires_at"], self.shards)
@@ -140,8 +138,6 @@ class VectorStoreRecords:
         self, project: str, vector_store_id: str, changes: dict[str, Any]
     ) -> Record | None:
         """Change an existing store; a new `expires_at` moves its expiry index entry."""
-        from .store import _strip
-
         changes = dict(changes)
         if "expires_at" in changes:
             due = changes["expires_at"]
@@ -153,7 +149,7 @@ class VectorStoreRecords:
         write = Update(
             keys.vector_stores_pk(project), _store_sk(vector_store_id), changes, condition
         )
-        updated = _strip(self.engine.update(write))
+        updated = strip_item(self.engine.update(write))
         if updated is None and "expires_at" in changes:
             # Expired meanwhile: the other changes still apply, the expiry no longer moves.
             rest = {k: v for k, v in changes.items() if k in ("name", "metadata")}
@@ -192,10 +188,8 @@ class VectorStoreRecords:
 
     def delete_vector_store(self, project: str, vector_store_id: str) -> Record | None:
         """Delete the store's item; every later count change fails on it. Purge the rest next."""
-        from .store import _strip
-
         item = self.engine.delete(keys.vector_stores_pk(project), _store_sk(vector_store_id))
-        return _strip(item)
+        return strip_item(item)
 
     def purge_vector_store(self, project: str, vector_store_id: str, max_items: int = 1000) -> bool:
         """Delete up to `max_items` of a deleted store's files and batches; True when none remain.
@@ -232,8 +226,6 @@ class VectorStoreRecords:
         (outcome, record): ADDED with the new record, EXISTS with the file already there (left as
         it is), NO_STORE / EXPIRED with the record as given.
         """
-        from .store import record_item
-
         vector_store_id, file_id = record["vector_store_id"], record["id"]
         pk, sk = self._file_key(project, vector_store_id, file_id)
         index = keys.ingesting_index_keys(vector_store_id, file_id, due, self.shards)
@@ -330,10 +322,8 @@ class VectorStoreRecords:
         self, project: str, vector_store_id: str, file_id: str, changes: dict[str, Any]
     ) -> Record | None:
         """Change a live file's own fields (attributes): no status, no counts."""
-        from .store import _strip
-
         pk, sk = self._file_key(project, vector_store_id, file_id)
-        return _strip(self.engine.update(Update(pk, sk, changes, Exists(_LISTED))))
+        return strip_item(self.engine.update(Update(pk, sk, changes, Exists(_LISTED))))
 
     def remove_vector_store_file(
         self, project: str, vector_store_id: str, file_id: str, now: int
@@ -409,8 +399,6 @@ class VectorStoreRecords:
 
     def put_file_batch(self, project: str, record: Record) -> bool:
         """Put a new batch if its store exists (and has not expired)."""
-        from .store import record_item
-
         pk = keys.vector_store_pk(project, record["vector_store_id"])
         writes: list[Write] = [
             Put(record_item(pk, keys.VS_BATCH + record["id"], record)),
@@ -425,11 +413,9 @@ class VectorStoreRecords:
     def mark_file_batch_cancelled(
         self, project: str, vector_store_id: str, batch_id: str
     ) -> Record | None:
-        from .store import _strip
-
         pk = keys.vector_store_pk(project, vector_store_id)
         write = Update(pk, keys.VS_BATCH + batch_id, {"cancelled": True}, Exists("pk"))
-        return _strip(self.engine.update(write))
+        return strip_item(self.engine.update(write))
 
 
 def _store_usable_check(project: str, vector_store_id: str) -> Write:
