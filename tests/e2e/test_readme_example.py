@@ -34,3 +34,20 @@ def test_the_readme_sdk_example_prints_what_its_comments_say(server: LiveServer)
     ]
     assert lines[4] == "thread.run.created" and lines[-1] == "thread.run.completed"
     assert "thread.message.delta" in lines
+
+
+def test_the_readme_file_search_example_prints_what_its_comments_say(server: LiveServer) -> None:
+    """The second example (files and file_search) runs after the first, as a reader would."""
+    text = README.read_text(encoding="utf-8")
+    first, second = re.findall(r"```python\n(.*?)```", text, re.S)[:2]
+    assert "upload_and_poll" in second and "file_search" in second
+    code = (first + "\n" + second).replace("http://127.0.0.1:8000/v1", server.base_url)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "README.md", "exec"), {})
+    lines = printed.getvalue().splitlines()
+    assert lines[-3:] == [
+        "completed 1",
+        "High tide in Oslo harbour is at 06:00 and 18:30. 【0:0†tides.md】",
+        "file_citation",
+    ]
