@@ -1,10 +1,11 @@
 """Count the AWS calls of each vector store request and job, through the real app on moto.
 
-Run: .venv/bin/python bench/vector_store_round_trips.py
+Run: .venv/bin/python bench/vector_store_round_trips.py [batch sizes, default 10 500 2000]
 DynamoDB, SQS and S3 (file content) on moto; S3 Vectors on moto with the QueryVectors double of
 tests/support/s3vectors.py; embeddings from the hashing embedder (deployed, add one Bedrock
 InvokeModel per chunk and per search). Prints one row per request or job: the number of calls
-and which operations they were.
+and which operations they were; then the calls of the create-batch request alone for batches of
+each size given (the work it leaves to the worker is not counted there).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class Recorder:
         return calls
 
 
-def main() -> None:
+def main(batch_sizes: list[int]) -> None:
     with mock_aws():
         dynamodb, sqs, s3 = (boto3.client(name) for name in ("dynamodb", "sqs", "s3"))
         s3vectors = QueryingClient(boto3.client("s3vectors"))
@@ -156,6 +157,20 @@ def main() -> None:
             call("delete vector store file", "DELETE", f"{base}/files/{ids[1]}")
             call("delete vector store (2 files)", "DELETE", base)
 
+            # The create-batch request alone, for large batches (jobs left on the queue).
+            recorder.paused = True
+            many = [
+                files.create_file(svc, project, f"b{n}.txt", "assistants", b"tiny")["id"]
+                for n in range(max(batch_sizes, default=0))
+            ]
+            recorder.paused = False
+            for size in batch_sizes:
+                target = call(f"create vector store for a {size}-file batch", "POST",
+                              "/v1/vector_stores", {})  # fmt: skip
+                call(f"create file batch ({size} files)", "POST",
+                     f"/v1/vector_stores/{target['id']}/file_batches",
+                     {"file_ids": many[:size]})  # fmt: skip
+
         width = max(len(label) for label, _ in rows)
         print(f"{'request':<{width}}  calls  operations")
         for label, calls in rows:
@@ -164,4 +179,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main([int(arg) for arg in sys.argv[1:]] or [10, 500, 2000])
