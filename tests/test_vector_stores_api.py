@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.dispatch.base import file_deleted_job, ingest_job
+from chalicelib.dispatch.base import add_batch_files_job, file_deleted_job, ingest_job
 from chalicelib.services import files
 from chalicelib.services.auth import project_for
 from chalicelib.services.context import Services
@@ -237,7 +237,13 @@ def test_jobs_are_idempotent_and_a_cancelled_batch_file_is_not_revived(
     batch = checked(api, "POST", path, "/vector_stores/{vector_store_id}/file_batches", body)
     assert batch["object"] == "vector_store.files_batch" and batch["id"].startswith("vsfb_")
     assert batch["status"] == "in_progress" and batch["file_counts"]["in_progress"] == 2
+    (add,) = svc.dispatcher.take()  # type: ignore[attr-defined]
+    assert add == add_batch_files_job(project(svc), store["id"], batch["id"], 0)
+    handle_job(svc, add)
+    handle_job(svc, add)  # the batch's add job delivered twice: each file added once
     jobs = svc.dispatcher.take()  # type: ignore[attr-defined]
+    assert jobs == [ingest_job(project(svc), store["id"], f) for f in sorted(three[:2])]
+    jobs.sort(key=lambda job: three.index(job["file_id"]))
     handle_job(svc, jobs[0])
     handle_job(svc, jobs[0])  # delivered twice: counted once
     template = "/vector_stores/{vector_store_id}/file_batches/{batch_id}"

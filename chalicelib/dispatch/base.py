@@ -31,6 +31,19 @@ def ingest_job(project: str, vector_store_id: str, file_id: str, refresh: bool =
     return job
 
 
+def add_batch_files_job(
+    project: str, vector_store_id: str, batch_id: str, slice_number: int
+) -> Job:
+    """A slice of a file batch whose entries are to be added to the store (batch_files.py)."""
+    return {
+        "kind": "add_batch_files",
+        "project": project,
+        "vector_store_id": vector_store_id,
+        "batch_id": batch_id,
+        "slice": slice_number,
+    }
+
+
 def purge_vector_store_job(project: str, vector_store_id: str) -> Job:
     """A deleted vector store whose remaining file records, batches and chunks are to go."""
     return {"kind": "purge_vector_store", "project": project, "vector_store_id": vector_store_id}

@@ -63,7 +63,18 @@ class FileBatchRecord(TypedDict, total=False):
     n_failed: int
     n_cancelled: int
     n_total: int
+    # Entries the batch still has to add (pre-counted in_progress in the batch and its store):
+    # the worker's add and the cancel each take them off, so one of them counts each entry.
+    n_pending: int
     cancelled: bool
+
+
+class BatchEntry(TypedDict):
+    """A file a batch still has to add: what the worker needs to add it (`add_batch_files`)."""
+
+    file_id: str
+    chunking_strategy: dict[str, Any]  # resolved (as the file object reports it)
+    attributes: dict[str, Any] | None
 
 
 IN_PROGRESS: Final = "in_progress"
@@ -176,18 +187,42 @@ def new_vector_store_file(
     }
 
 
-def new_file_batch(vector_store_id: str, now: int) -> FileBatchRecord:
+def new_file_batch(vector_store_id: str, now: int, pending: int = 0) -> FileBatchRecord:
+    """A batch whose `pending` entries are counted in_progress from the start (as the hosted
+    API answered a batch: in_progress with every file counted), the worker adding them later."""
     return {
         "id": new_id("file_batch"),
         "object": "vector_store.files_batch",
         "created_at": now,
         "vector_store_id": vector_store_id,
-        "n_in_progress": 0,
+        "n_in_progress": pending,
         "n_completed": 0,
         "n_failed": 0,
         "n_cancelled": 0,
-        "n_total": 0,
+        "n_total": pending,
+        "n_pending": pending,
     }
+
+
+def batch_entries(
+    requested: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]],
+) -> list[BatchEntry]:
+    """The entries of a batch request, (file ID, chunking strategy, attributes) each: a file
+    given twice is added once, with what it was first given."""
+    entries: dict[str, BatchEntry] = {}
+    for file_id, strategy, attributes in requested:
+        if file_id not in entries:
+            entries[file_id] = {
+                "file_id": file_id,
+                "chunking_strategy": resolve_strategy(strategy),
+                "attributes": attributes,
+            }
+    return list(entries.values())
+
+
+def slices(entries: list[BatchEntry], size: int) -> list[list[BatchEntry]]:
+    """The entries cut into slices of at most `size`, one worker job each."""
+    return [entries[start : start + size] for start in range(0, len(entries), size)]
 
 
 def store_status(record: Record) -> str:

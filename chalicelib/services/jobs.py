@@ -31,6 +31,13 @@ def handle_job(svc: Services, job: Job) -> None:
             refresh=bool(job.get("refresh")),
         )
         log.info("ingest job done: %s", status)
+    elif kind == "add_batch_files":
+        from .batch_files import add_batch_files
+
+        added = add_batch_files(
+            svc, job["project"], job["vector_store_id"], job["batch_id"], int(job["slice"])
+        )
+        log.info("add_batch_files job done: %d files added", added)
     elif kind == "purge_vector_store":
         from .vector_stores import purge_deleted_vector_store
 

@@ -42,6 +42,8 @@ class SweepReport:
     stores_expired: int = 0  # vector stores past their expires_at, now expired
     files_resent: int = 0  # vector store files whose ingestion was sent again
     files_failed: int = 0  # vector store files whose ingestion never finished, ended failed
+    slices_resent: int = 0  # slices of file batches whose add job was sent again
+    slices_failed: int = 0  # slices whose add job never finished: their pending entries failed
     files_expired: int = 0  # files past their expires_at, removed with their content
     budget_exhausted: bool = False
     duration_ms: int = 0
@@ -80,6 +82,7 @@ def expire_stale_runs(svc: Services) -> SweepReport:
         _safely(report, entry, lambda e: _recover(svc, e, now, report))
     expire_vector_stores(svc, now, budget)
     recover_ingestion(svc, now, budget)
+    recover_batch_slices(svc, now, budget)
     report.files_expired = remove_expired_files(svc, now, budget)
     report.removed = svc.store.remove_expired_items(now)
     report.duration_ms = int((time.monotonic() - started) * 1000)
@@ -261,3 +264,19 @@ def recover_ingestion(svc: Services, now: int, budget: _Budget) -> None:
         except Exception:
             report.errors += 1
             log.exception(json.dumps({"event": "sweep_file_failed", **asdict(ref)}))
+
+
+def recover_batch_slices(svc: Services, now: int, budget: _Budget) -> None:
+    """Slices of file batches still to add past their deadline (their job was lost or its
+    worker died): re-sent, or failed after `ingest_max_attempts`, so no batch waits forever."""
+    from .batch_files import recover_batch_slice
+
+    report = budget.report
+    for ref in budget.take(svc.store.batch_slices_due(now)):
+        try:
+            outcome = recover_batch_slice(svc, ref, now)
+            report.slices_resent += outcome == "resent"
+            report.slices_failed += outcome == "failed"
+        except Exception:
+            report.errors += 1
+            log.exception(json.dumps({"event": "sweep_batch_slice_failed", **asdict(ref)}))

@@ -12,10 +12,11 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..dispatch.base import ingest_job, purge_vector_store_job
+from ..dispatch.base import add_batch_files_job, ingest_job, purge_vector_store_job
 from ..domain import vector_stores as vs
 from ..domain.ids import is_valid_id
 from ..domain.pagination import Page, PageRequest
+from ..store.batch_entry_records import SLICE_ENTRIES, EntryKey
 from ..store.vector_store_records import AddOutcome
 from .context import Services
 from .handoff import hand_off
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]
 log = logging.getLogger(__name__)
+# Up to this many `file_ids` on create are checked and added in the request; more go through a
+# batch (added by the worker), so a request's work stays bounded whatever the list's length.
+INLINE_FILES = 20
 # A purge job's pass: at most this many rounds of 1000 file records, then it sends itself again.
 _PURGE_ROUNDS = 20
 
@@ -63,12 +67,15 @@ def create_vector_store(svc: Services, project: str, request: Any) -> Record:
 
     `request` is a CreateVectorStore or a mapping with its fields (name, file_ids,
     chunking_strategy, expires_after, metadata): R creates a thread's store from attachments.
-    Every file is checked before anything is written, so an unknown ID creates no store.
+    Up to INLINE_FILES files are checked before anything is written (an unknown ID creates no
+    store) and added in the request; more go through a batch of the store's own, not announced,
+    added by the worker (services/batch_files.py), so the request's work stays bounded.
     """
     from .files import get_file
 
     file_ids = list(dict.fromkeys(_field(request, "file_ids") or []))
-    files = [get_file(svc, project, file_id) for file_id in file_ids]
+    inline = len(file_ids) <= INLINE_FILES
+    files = [get_file(svc, project, file_id) for file_id in file_ids] if inline else []
     now = svc.clock.now()
     record = vs.new_vector_store(
         now,
@@ -78,9 +85,14 @@ def create_vector_store(svc: Services, project: str, request: Any) -> Record:
     )
     svc.store.put_vector_store(project, record)
     strategy = vs.resolve_strategy(_field(request, "chunking_strategy"))
+    if not inline:
+        requested = [(f, _field(request, "chunking_strategy"), None) for f in file_ids]
+        start_file_batch(svc, project, record["id"], vs.batch_entries(requested))
     for file in files:
-        _add(svc, project, record["id"], file, strategy, None, None)
-    return get_vector_store(svc, project, record["id"]) if files else record
+        _added(svc, project, record["id"], *add_resolved_file(
+            svc, project, record["id"], file, strategy, None, None
+        ))  # fmt: skip
+    return get_vector_store(svc, project, record["id"]) if file_ids else record
 
 
 def list_vector_stores(svc: Services, project: str, page: PageRequest) -> Page:
@@ -193,10 +205,22 @@ def add_file(
     usable_vector_store(svc, project, vector_store_id)
     file = get_file(svc, project, file_id)
     strategy = vs.resolve_strategy(chunking_strategy)
-    return _add(svc, project, vector_store_id, file, strategy, attributes, None)
+    outcome = add_resolved_file(svc, project, vector_store_id, file, strategy, attributes, None)
+    return _added(svc, project, vector_store_id, *outcome)
 
 
-def _add(
+def _added(
+    svc: Services, project: str, vector_store_id: str, outcome: str, stored: Record
+) -> Record:
+    """The file added in a request, or the error its outcome is."""
+    if outcome == AddOutcome.NO_STORE:
+        raise vs.vector_store_not_found(vector_store_id)
+    if outcome == AddOutcome.EXPIRED:
+        raise vs.vector_store_expired(vector_store_id)
+    return stored
+
+
+def add_resolved_file(
     svc: Services,
     project: str,
     vector_store_id: str,
@@ -204,7 +228,11 @@ def _add(
     strategy: dict[str, Any],
     attributes: dict[str, Any] | None,
     batch_id: str | None,
-) -> Record:
+    entry: EntryKey | None = None,
+) -> tuple[str, Record]:
+    """The one way a file joins a store: its record in_progress, counts with it, then its
+    ingestion job. With a batch `entry` (the worker adding a batch's files) the counts were
+    taken when the batch was created. (outcome, record) as the store's add answers."""
     now = svc.clock.now()
     record = vs.new_vector_store_file(
         vector_store_id,
@@ -216,15 +244,11 @@ def _add(
         batch_id=batch_id,
     )
     due = now + svc.settings.ingest_resend_after_seconds
-    outcome, stored = svc.store.add_vector_store_file(project, record, due)
-    if outcome == AddOutcome.NO_STORE:
-        raise vs.vector_store_not_found(vector_store_id)
-    if outcome == AddOutcome.EXPIRED:
-        raise vs.vector_store_expired(vector_store_id)
+    outcome, stored = svc.store.add_vector_store_file(project, record, due, entry)
     if outcome == AddOutcome.ADDED:
         # A lost send is logged: the sweeper re-sends the file's job (INGEST_RESEND_AFTER_SECONDS).
         hand_off(svc, ingest_job(project, vector_store_id, file["id"]))
-    return stored
+    return outcome, stored
 
 
 def get_vector_store_file(
@@ -333,15 +357,15 @@ def file_content(svc: Services, project: str, vector_store_id: str, file_id: str
 def create_file_batch(
     svc: Services, project: str, vector_store_id: str, request: CreateFileBatch
 ) -> Record:
-    """A batch of files added at once, each ingesting on its own; the batch counts them."""
-    from .files import get_file
-
+    """A batch of files, answered at once `in_progress` with every file counted; the worker adds
+    them (services/batch_files.py) and each then ingests on its own. A file given twice is
+    added once; a file that does not exist (or no longer) ends `failed` in the batch's counts."""
     usable_vector_store(svc, project, vector_store_id)
     default_strategy = request.chunking_strategy
-    entries: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]] = []
+    requested: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]] = []
     if request.files is not None:
         for item in request.files:
-            entries.append(
+            requested.append(
                 (
                     item.file_id,
                     item.chunking_strategy or default_strategy,
@@ -349,25 +373,30 @@ def create_file_batch(
                 )
             )
     else:
-        entries = [(f, default_strategy, request.attributes) for f in request.file_ids or []]
-    seen: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
-    for file_id, strategy, attributes in entries:
-        seen.setdefault(file_id, (strategy, attributes))
-    files = {file_id: get_file(svc, project, file_id) for file_id in seen}
-    batch = vs.new_file_batch(vector_store_id, svc.clock.now())
+        requested = [(f, default_strategy, request.attributes) for f in request.file_ids or []]
+    batch = start_file_batch(svc, project, vector_store_id, vs.batch_entries(requested))
+    return batch
+
+
+def start_file_batch(
+    svc: Services, project: str, vector_store_id: str, entries: list[vs.BatchEntry]
+) -> Record:
+    """Write a batch's entries (a transaction per slice), then the batch with them counted
+    in_progress, then one `add_batch_files` job per slice (IDs only). The batch is written
+    last: a request that dies before it leaves slices the sweeper finds without a batch and
+    drops, never a batch waiting for entries that were not written."""
+    now = svc.clock.now()
+    batch = vs.new_file_batch(vector_store_id, now, pending=len(entries))
+    due = now + svc.settings.ingest_resend_after_seconds
+    pieces = vs.slices(entries, SLICE_ENTRIES)
+    for number, piece in enumerate(pieces):
+        svc.store.put_batch_slice(project, vector_store_id, batch["id"], number, piece, due)
     if not svc.store.put_file_batch(project, batch):
         usable_vector_store(svc, project, vector_store_id)  # raises 404 or 400
-    for file_id, (strategy, attributes) in seen.items():
-        _add(
-            svc,
-            project,
-            vector_store_id,
-            files[file_id],
-            vs.resolve_strategy(strategy),
-            attributes,
-            batch["id"],
-        )
-    return get_file_batch(svc, project, vector_store_id, batch["id"])
+    for number in range(len(pieces)):
+        # A lost send is logged: the sweeper re-sends the slice (INGEST_RESEND_AFTER_SECONDS).
+        hand_off(svc, add_batch_files_job(project, vector_store_id, batch["id"], number))
+    return dict(batch)
 
 
 def get_file_batch(svc: Services, project: str, vector_store_id: str, batch_id: str) -> Record:
@@ -386,7 +415,8 @@ def cancel_file_batch(svc: Services, project: str, vector_store_id: str, batch_i
     batch = get_file_batch(svc, project, vector_store_id, batch_id)
     if vs.batch_status(batch) != vs.IN_PROGRESS:
         return batch
-    svc.store.mark_file_batch_cancelled(project, vector_store_id, batch_id)
+    # Entries not added yet are counted cancelled at once; the worker adds none of them later.
+    svc.store.cancel_pending_entries(project, vector_store_id, batch_id)
     while True:
         page = svc.store.list_vector_store_files(
             project,

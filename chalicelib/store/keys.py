@@ -78,6 +78,9 @@ FILE_EXPIRY = "FILEEXP"
 # and stores with an expiry (active index, by expires_at).
 INGESTING = "INGESTING"
 VS_EXPIRY = "VSEXPIRY"
+# Slices of file batches still to be added by the worker (pending index, by when the sweeper
+# should re-send the slice's job).
+BATCH_ADD = "BATCHADD"
 INDEX_OF = {
     ACTIVE: ACTIVE_INDEX,
     PENDING: PENDING_INDEX,
@@ -85,6 +88,7 @@ INDEX_OF = {
     FILE_EXPIRY: ACTIVE_INDEX,
     INGESTING: PENDING_INDEX,
     VS_EXPIRY: ACTIVE_INDEX,
+    BATCH_ADD: PENDING_INDEX,
 }
 
 
@@ -132,6 +136,24 @@ def lease_index_keys(run_id: str, lease_until: int, shards: int) -> dict[str, st
 VS = "VS#"
 VS_FILE = "FILE#"
 VS_BATCH = "BATCH#"
+# A batch's entries still to add (BENTRY#<batch>#<slice>#<file>) and each slice's marker
+# (BSLICE#<batch>#<slice>), which carries the slice's place in the sweeper's index.
+VS_BATCH_ENTRY = "BENTRY#"
+VS_BATCH_SLICE = "BSLICE#"
+
+
+def batch_slice_sk(batch_id: str, slice_number: int) -> str:
+    return f"{VS_BATCH_SLICE}{batch_id}#{slice_number:04d}"
+
+
+def batch_entries_prefix(batch_id: str, slice_number: int) -> str:
+    return f"{VS_BATCH_ENTRY}{batch_id}#{slice_number:04d}#"
+
+
+def split_batch_slice_sk(sort_key: str) -> tuple[str, int]:
+    """(batch_id, slice number) from a slice marker's sort key."""
+    batch_id, _, number = sort_key[len(VS_BATCH_SLICE) :].rpartition("#")
+    return batch_id, int(number)
 
 
 def vector_stores_pk(project: str) -> str:
@@ -166,6 +188,16 @@ def ingesting_index_keys(
     return {
         "gsi2pk": index_partition(INGESTING, shard_of(file_id, shards)),
         "gsi2sk": f"{due:012d}#{vector_store_id}#{file_id}",
+    }
+
+
+def batch_add_index_keys(
+    vector_store_id: str, batch_id: str, slice_number: int, due: int, shards: int
+) -> dict[str, str]:
+    """Pending index, batch partitions: a slice of a batch still to add, by when it is due."""
+    return {
+        "gsi2pk": index_partition(BATCH_ADD, shard_of(batch_id, shards)),
+        "gsi2sk": f"{due:012d}#{vector_store_id}#{batch_id}#{slice_number:04d}",
     }
 
 

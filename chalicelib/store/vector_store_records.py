@@ -23,6 +23,7 @@ from ..domain import vector_stores as vs
 from ..domain.pagination import Page, PageRequest
 from ..domain.transitions import Increment
 from . import keys
+from .batch_entry_records import BatchEntryRecords, EntryKey
 from .engine import (
     All,
     AtMost,
@@ -75,6 +76,9 @@ class AddOutcome:
     EXISTS = "exists"
     NO_STORE = "no_store"
     EXPIRED = "expired"
+    # A batch entry only: it was added or resolved already (a duplicate delivery), or its batch
+    # was cancelled or is gone.
+    NOT_PENDING = "not_pending"
 
 
 def _live_only(record: Record | None) -> Record | None:
@@ -101,7 +105,7 @@ def _count_changes(source: str | None, target: str | None, usage: int = 0) -> di
     return changes
 
 
-class VectorStoreRecords:
+class VectorStoreRecords(BatchEntryRecords):
     """Store methods for vector stores; `Store` gives `engine`, `shards` and the helpers below."""
 
     engine: Engine
@@ -220,30 +224,42 @@ class VectorStoreRecords:
     def _file_key(self, project: str, vector_store_id: str, file_id: str) -> tuple[str, str]:
         return keys.vector_store_pk(project, vector_store_id), keys.VS_FILE + file_id
 
-    def add_vector_store_file(self, project: str, record: Record, due: int) -> tuple[str, Record]:
+    def add_vector_store_file(
+        self, project: str, record: Record, due: int, entry: EntryKey | None = None
+    ) -> tuple[str, Record]:
         """Add an in_progress file to its store (and batch), counts and all, in one transaction.
 
+        With a batch `entry`, the file was counted in_progress (in the store and the batch) when
+        its batch was created: the transaction only takes the entry off the pending ones instead,
+        conditioned on it still pending and its batch not cancelled.
         (outcome, record): ADDED with the new record, EXISTS with the file already there (left as
-        it is), NO_STORE / EXPIRED with the record as given.
+        it is), NO_STORE / EXPIRED with the record as given, NOT_PENDING (an entry only).
         """
         vector_store_id, file_id = record["vector_store_id"], record["id"]
         pk, sk = self._file_key(project, vector_store_id, file_id)
         index = keys.ingesting_index_keys(vector_store_id, file_id, due, self.shards)
         item = record_item(pk, sk, {**record, "attempt": 1}, listed="1", **index)
         store_key = (keys.vector_stores_pk(project), _store_sk(vector_store_id))
+        store_write: Write = Update(*store_key, _count_changes(None, vs.IN_PROGRESS), _USABLE)
+        if entry is not None:
+            store_write = Check(*store_key, _USABLE)
         writes: list[Write] = [
             Put(item, Missing("pk")),
-            Update(*store_key, _count_changes(None, vs.IN_PROGRESS), _USABLE),
+            store_write,
             Put({"pk": keys.file_stores_pk(project, file_id), "sk": _store_sk(vector_store_id)}),
         ]
         batch_id = record.get("batch_id")
-        if batch_id:
+        if entry is not None:
+            writes.extend(self.entry_writes(entry))
+        elif batch_id:
             batch_key = (pk, keys.VS_BATCH + batch_id)
             writes.append(Update(*batch_key, _count_changes(None, vs.IN_PROGRESS), Exists("pk")))
         for _ in range(3):
             failed = self.engine.transact(writes)
             if failed is None:
                 return AddOutcome.ADDED, record
+            if entry is not None and (failed[3] or failed[4]):
+                return AddOutcome.NOT_PENDING, record
             if failed[1] or (batch_id and failed[3]):
                 store = self.get_vector_store(project, vector_store_id)
                 return (AddOutcome.NO_STORE if store is None else AddOutcome.EXPIRED), record
@@ -398,24 +414,29 @@ class VectorStoreRecords:
     # -- file batches ----------------------------------------------------------------------
 
     def put_file_batch(self, project: str, record: Record) -> bool:
-        """Put a new batch if its store exists (and has not expired)."""
-        pk = keys.vector_store_pk(project, record["vector_store_id"])
+        """Put a new batch if its store exists (and has not expired); its pending entries (put
+        before it, batch_entry_records.py) are counted in_progress in the store with it."""
+        vector_store_id = record["vector_store_id"]
+        pk = keys.vector_store_pk(project, vector_store_id)
+        pending = int(record.get("n_pending", 0))
+        store_write: Write = _store_usable_check(project, vector_store_id)
+        if pending:
+            changes = {
+                vs.COUNT_OF[vs.IN_PROGRESS]: Increment(pending),
+                vs.TOTAL: Increment(pending),
+            }
+            store_write = Update(
+                keys.vector_stores_pk(project), _store_sk(vector_store_id), changes, _USABLE
+            )
         writes: list[Write] = [
             Put(record_item(pk, keys.VS_BATCH + record["id"], record)),
-            _store_usable_check(project, record["vector_store_id"]),
+            store_write,
         ]
         return self.engine.transact(writes) is None
 
     def get_file_batch(self, project: str, vector_store_id: str, batch_id: str) -> Record | None:
         pk = keys.vector_store_pk(project, vector_store_id)
         return self._get(pk, keys.VS_BATCH + batch_id)
-
-    def mark_file_batch_cancelled(
-        self, project: str, vector_store_id: str, batch_id: str
-    ) -> Record | None:
-        pk = keys.vector_store_pk(project, vector_store_id)
-        write = Update(pk, keys.VS_BATCH + batch_id, {"cancelled": True}, Exists("pk"))
-        return strip_item(self.engine.update(write))
 
 
 def _store_usable_check(project: str, vector_store_id: str) -> Write:
