@@ -89,9 +89,8 @@ def create_vector_store(svc: Services, project: str, request: Any) -> Record:
         requested = [(f, _field(request, "chunking_strategy"), None) for f in file_ids]
         start_file_batch(svc, project, record["id"], vs.batch_entries(requested))
     for file in files:
-        _added(svc, project, record["id"], *add_resolved_file(
-            svc, project, record["id"], file, strategy, None, None
-        ))  # fmt: skip
+        outcome = add_resolved_file(svc, project, record["id"], file, strategy, None, None)
+        _added(svc, project, record["id"], *outcome)
     return get_vector_store(svc, project, record["id"]) if file_ids else record
 
 
@@ -374,8 +373,7 @@ def create_file_batch(
             )
     else:
         requested = [(f, default_strategy, request.attributes) for f in request.file_ids or []]
-    batch = start_file_batch(svc, project, vector_store_id, vs.batch_entries(requested))
-    return batch
+    return start_file_batch(svc, project, vector_store_id, vs.batch_entries(requested))
 
 
 def start_file_batch(
