@@ -105,6 +105,34 @@ def _count_changes(source: str | None, target: str | None, usage: int = 0) -> di
     return changes
 
 
+def _status_writes(
+    project: str,
+    record: Record,
+    file_changes: dict[str, Any],
+    source: str,
+    target: str | None,
+    usage: int,
+) -> list[Write]:
+    """A file leaving `source` (for `target`, or out of the store when None) with its store's
+    counts and usage and, when it came in a batch, the batch's counts: one transaction."""
+    vector_store_id, file_id = record["vector_store_id"], record["id"]
+    pk = keys.vector_store_pk(project, vector_store_id)
+    writes: list[Write] = [
+        Update(pk, keys.VS_FILE + file_id, file_changes, Equals("status", source)),
+        Update(
+            keys.vector_stores_pk(project),
+            _store_sk(vector_store_id),
+            _count_changes(source, target, usage),
+            Exists("pk"),
+        ),
+    ]
+    batch_id = record.get("batch_id")
+    if batch_id:
+        batch_changes = _count_changes(source, target)
+        writes.append(Update(pk, keys.VS_BATCH + batch_id, batch_changes, Exists("pk")))
+    return writes
+
+
 class VectorStoreRecords(BatchEntryRecords):
     """Store methods for vector stores; `Store` gives `engine`, `shards` and the helpers below."""
 
@@ -313,19 +341,7 @@ class VectorStoreRecords(BatchEntryRecords):
         usage = int(changes.get("usage_bytes", 0))
         file_changes = {"status": status, **changes}
         file_changes.update(dict.fromkeys(keys.INDEX_KEY_ATTRS[keys.PENDING_INDEX]))
-        writes: list[Write] = [
-            Update(pk, sk, file_changes, Equals("status", source)),
-            Update(
-                keys.vector_stores_pk(project),
-                _store_sk(vector_store_id),
-                _count_changes(source, status, usage),
-                Exists("pk"),
-            ),
-        ]
-        batch_id = record.get("batch_id")
-        if batch_id:
-            batch_changes = _count_changes(source, status)
-            writes.append(Update(pk, keys.VS_BATCH + batch_id, batch_changes, Exists("pk")))
+        writes = _status_writes(project, record, file_changes, source, status, usage)
         failed = self.engine.transact(writes)
         if failed is None:
             return True
@@ -364,19 +380,7 @@ class VectorStoreRecords(BatchEntryRecords):
                 **dict.fromkeys(keys.INDEX_KEY_ATTRS[keys.PENDING_INDEX]),
             }
             usage = -int(record.get("usage_bytes", 0))
-            writes: list[Write] = [
-                Update(pk, sk, tombstone, Equals("status", status)),
-                Update(
-                    keys.vector_stores_pk(project),
-                    _store_sk(vector_store_id),
-                    _count_changes(status, None, usage),
-                    Exists("pk"),
-                ),
-            ]
-            batch_id = record.get("batch_id")
-            if batch_id:
-                batch_changes = _count_changes(status, None)
-                writes.append(Update(pk, keys.VS_BATCH + batch_id, batch_changes, Exists("pk")))
+            writes = _status_writes(project, record, tombstone, status, None, usage)
             failed = self.engine.transact(writes)
             if failed is None or not failed[0]:
                 # Done, or the store/batch is gone (nothing left to count): the items go.
