@@ -37,7 +37,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .engine import StoreError
-from .vector_filters import check_filter, to_s3vectors
+from .vector_filters import stores_to_query, to_s3vectors
 from .vectors import Chunk, Hit
 
 log = logging.getLogger(__name__)
@@ -308,11 +308,9 @@ class S3VectorsIndex:
         top_k: int,
         filters: Mapping[str, Any] | None = None,
     ) -> list[Hit]:
-        stores = list(dict.fromkeys(vector_store_ids))
-        if top_k <= 0 or not stores:
+        stores = stores_to_query(vector_store_ids, top_k, filters)
+        if not stores:
             return []
-        if filters is not None:
-            check_filter(filters)
         answer = self._call(
             "query_vectors",
             topK=min(top_k, MAX_TOP_K),

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .sqlite import SqliteEngine
-from .vector_filters import check_filter, matches
+from .vector_filters import matches, stores_to_query
 from .vectors import Chunk, Hit
 
 log = logging.getLogger(__name__)
@@ -133,11 +133,9 @@ class SqliteVectorIndex:
         top_k: int,
         filters: Mapping[str, Any] | None = None,
     ) -> list[Hit]:
-        stores = list(dict.fromkeys(vector_store_ids))
-        if top_k <= 0 or not stores:
+        stores = stores_to_query(vector_store_ids, top_k, filters)
+        if not stores:
             return []
-        if filters is not None:
-            check_filter(filters)
         # One read transaction: the scores and the texts come from the same snapshot (WAL), so
         # a file replaced meanwhile is seen either all old or all new.
         connection = self.engine.connection()

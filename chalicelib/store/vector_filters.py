@@ -14,7 +14,7 @@ implementations give the same answers, by these rules:
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin")
@@ -107,3 +107,15 @@ def to_s3vectors(spec: Mapping[str, Any], key_of: Callable[[str], str]) -> dict[
     if kind in ("ne", "nin"):
         return {"$or": [{key: {"$exists": False}}, {key: {f"${kind}": value}}]}
     return {key: {f"${kind}": value}}
+
+
+def stores_to_query(
+    vector_store_ids: Sequence[str], top_k: int, filters: Mapping[str, Any] | None
+) -> list[str]:
+    """What every index's query starts with: the stores once each, in order, and the filter
+    checked; an empty list when there is nothing to search (no store, or top_k <= 0)."""
+    if top_k <= 0 or not vector_store_ids:
+        return []
+    if filters is not None:
+        check_filter(filters)
+    return list(dict.fromkeys(vector_store_ids))
