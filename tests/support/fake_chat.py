@@ -9,8 +9,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.local_http import serve_locally
 
 REPLY = "ok"
 
@@ -92,14 +94,6 @@ def _handler(fake: FakeChat) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def fake_chat(hang_first: int = 0) -> Iterator[FakeChat]:
     fake = FakeChat(hang_first=hang_first)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    httpd.daemon_threads = True
-    fake.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_locally(_handler(fake), on_stop=fake._stop.set) as base_url:
+        fake.base_url = base_url
         yield fake
-    finally:
-        fake._stop.set()
-        httpd.shutdown()
-        httpd.server_close()

@@ -15,10 +15,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from chalicelib.providers.embeddings.hashing import HashingEmbedder
+from tests.support.local_http import serve_locally
 
 
 @dataclass
@@ -97,14 +98,6 @@ def fake_embeddings(
     api_key: str | None = None, native_dimension: int = 512
 ) -> Iterator[FakeEmbeddings]:
     fake = FakeEmbeddings(api_key=api_key, native_dimension=native_dimension)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    httpd.daemon_threads = True
-    fake.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_locally(_handler(fake), on_stop=fake._stop.set) as base_url:
+        fake.base_url = base_url
         yield fake
-    finally:
-        fake._stop.set()
-        httpd.shutdown()
-        httpd.server_close()
